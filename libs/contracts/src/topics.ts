@@ -1,0 +1,77 @@
+/**
+ * The topic catalogue: every Kafka topic the platform owns, its value contract, its key and
+ * its dead-letter topic. Provisioning creates exactly these topics and registers exactly these
+ * subjects; producers and consumers look topics up here instead of spelling names.
+ *
+ * Naming: `<domain>.<entity>.v<major>`; dead letters `<topic>.dlt`; subject `<topic>-value`
+ * (Confluent TopicNameStrategy). A breaking change to a contract is a new major topic.
+ */
+import { LabResultContract, RawHl7EnvelopeContract } from './generated';
+
+export interface ValueContract {
+  /** Avro full name of the record. */
+  readonly name: string;
+  /** The schema file under schemas/ it was generated from. */
+  readonly source: string;
+  /** Canonical schema JSON text, as registered. */
+  readonly schema: string;
+}
+
+export interface TopicDefinition {
+  readonly name: string;
+  readonly description: string;
+  readonly value: ValueContract;
+  /** What the (UTF-8 string) key identifies; it decides per-partition ordering. */
+  readonly key: string;
+  readonly partitions: number;
+  /** Retention in milliseconds; -1 keeps records forever. */
+  readonly retentionMs: number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Builds one catalogue entry; the dead-letter topic and the subject follow from the name. */
+function topic(def: TopicDefinition): TopicDefinition {
+  if (!/^[a-z]+(?:-[a-z]+)*\.[a-z0-9]+(?:-[a-z0-9]+)*\.v[1-9][0-9]*$/.test(def.name)) {
+    throw new Error(`topic name ${def.name} does not follow <domain>.<entity>.v<major>`);
+  }
+  return def;
+}
+
+export const Topics = {
+  labHl7Inbound: topic({
+    name: 'lab.hl7-inbound.v1',
+    description: 'HL7 v2 messages from the laboratory information system, as received.',
+    value: RawHl7EnvelopeContract,
+    key: 'patient identifier (PID-3, first repetition), else the message control id',
+    partitions: 6,
+    retentionMs: 30 * DAY_MS,
+  }),
+  clinicalResults: topic({
+    name: 'clinical.results.v1',
+    description: 'Laboratory results mapped to LOINC/UCUM, one event per order group.',
+    value: LabResultContract,
+    key: 'patient identifier',
+    partitions: 6,
+    retentionMs: -1,
+  }),
+} as const satisfies Record<string, TopicDefinition>;
+
+export type TopicKey = keyof typeof Topics;
+
+/** All topics in a stable order (for provisioning and documentation). */
+export const topicCatalogue: readonly TopicDefinition[] = Object.values(Topics);
+
+/** The dead-letter topic of a topic: original bytes plus provenance headers, no own schema. */
+export function deadLetterTopicOf(topicName: string): string {
+  return `${topicName}.dlt`;
+}
+
+/** The schema registry subject of a topic's values (TopicNameStrategy). */
+export function valueSubjectOf(topicName: string): string {
+  return `${topicName}-value`;
+}
+
+export function findTopic(name: string): TopicDefinition | undefined {
+  return topicCatalogue.find((t) => t.name === name);
+}

@@ -1,0 +1,2 @@
+export * from './consume-topic.decorator';
+export * from './messaging.module';

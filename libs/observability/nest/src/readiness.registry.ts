@@ -1,0 +1,53 @@
+/**
+ * Collects the readiness checks of every module in a service (Kafka, registry, database,
+ * consumer groups...). /ready runs them all, each bounded in time, and answers 503 with the
+ * failing ones named, so Kubernetes stops routing to a pod that cannot do its work.
+ */
+import { Injectable } from '@nestjs/common';
+
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<void>;
+}
+
+export interface ReadinessResult {
+  ready: boolean;
+  checks: Record<string, { ok: boolean; error?: string }>;
+}
+
+@Injectable()
+export class ReadinessRegistry {
+  private readonly checks: ReadinessCheck[] = [];
+
+  add(...checks: ReadinessCheck[]): void {
+    this.checks.push(...checks);
+  }
+
+  async run(timeoutMs = 5_000): Promise<ReadinessResult> {
+    const results = await Promise.all(
+      this.checks.map(async (c) => {
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await Promise.race([
+            c.check(),
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => {
+                reject(new Error(`no answer within ${timeoutMs} ms`));
+              }, timeoutMs);
+            }),
+          ]);
+          return [c.name, { ok: true }] as [string, ReadinessResult['checks'][string]];
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          return [c.name, { ok: false, error: message }] as [
+            string,
+            ReadinessResult['checks'][string],
+          ];
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+    return { ready: results.every(([, r]) => r.ok), checks: Object.fromEntries(results) };
+  }
+}
