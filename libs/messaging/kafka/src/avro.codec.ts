@@ -146,6 +146,18 @@ export class AvroCodec {
     }
   }
 
+  /**
+   * Decodes with the writer's own schema, whatever record it is (tools that inspect any
+   * topic, such as tools/kafka/tail.ts). Services decode with decode() and their contract.
+   */
+  async decodeAny(buffer: Buffer | null): Promise<unknown> {
+    if (!buffer || buffer.length < HEADER_LENGTH || buffer.readUInt8(0) !== MAGIC_BYTE) {
+      throw new SchemaViolationError('record is not Confluent-framed Avro');
+    }
+    const writer = await this.writerType(buffer.readInt32BE(1));
+    return writer.fromBuffer(buffer.subarray(HEADER_LENGTH));
+  }
+
   private reader(contract: ValueContract): ReaderEntry {
     // Keyed by the schema text, not the record name: two versions of one record share a name.
     let entry = this.readers.get(contract.schema);

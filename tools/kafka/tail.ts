@@ -1,0 +1,69 @@
+/**
+ * Prints the records of a topic as JSON lines, decoded through the schema registry:
+ *   npm run topic:tail -- clinical.results.v1 [--from-beginning] [--max N]
+ * Dead-letter topics are printed with their provenance headers and the original value
+ * decoded when it is Avro. A local tool for synthetic data: it prints record contents.
+ */
+import { kafkaEnvSchema, loadConfig } from '@ancillary/config';
+import { headersToStrings, Messaging } from '@ancillary/messaging-kafka';
+import { createLogger } from '@ancillary/observability';
+import { randomUUID } from 'node:crypto';
+
+const args = process.argv.slice(2);
+const topic = args.find((a) => !a.startsWith('--'));
+const fromBeginning = args.includes('--from-beginning');
+const maxIndex = args.indexOf('--max');
+const max = maxIndex >= 0 ? Number(args[maxIndex + 1]) : Infinity;
+
+async function main(): Promise<void> {
+  if (!topic) {
+    console.error('usage: npm run topic:tail -- <topic> [--from-beginning] [--max N]');
+    process.exit(2);
+  }
+  const config = loadConfig(kafkaEnvSchema);
+  const logger = createLogger({ service: 'topic-tail', level: 'warn' });
+  const messaging = new Messaging(
+    {
+      service: 'topic-tail',
+      brokers: config.KAFKA_BROKERS,
+      registryUrl: config.SCHEMA_REGISTRY_URL,
+    },
+    logger,
+  );
+  const consumer = messaging.kafka.consumer({ groupId: `topic-tail-${randomUUID()}` });
+  let seen = 0;
+  const stop = async () => {
+    await consumer.disconnect();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning });
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      let value: unknown;
+      try {
+        value = await messaging.codec.decodeAny(message.value);
+      } catch {
+        value = { undecodableBytes: message.value?.length ?? 0 };
+      }
+      const line = {
+        partition,
+        offset: message.offset,
+        timestamp: new Date(Number(message.timestamp)).toISOString(),
+        key: message.key?.toString() ?? null,
+        headers: headersToStrings(message.headers),
+        value,
+      };
+      console.log(
+        JSON.stringify(line, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : v)),
+      );
+      if (++seen >= max) await stop();
+    },
+  });
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+});
