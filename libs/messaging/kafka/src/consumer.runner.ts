@@ -75,6 +75,11 @@ export interface ConsumerRunnerOptions {
   commitIntervalMs?: number;
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  /**
+   * Longest a fetch waits for new records, ms. It also bounds how long stop() waits for the
+   * fetch in flight, so it is kept short (default 1000).
+   */
+  maxWaitTimeMs?: number;
   /** Called after each successful offset commit (for tests and tooling). */
   onCommit?: (offsets: CommittedOffset[]) => void;
 }
@@ -138,6 +143,7 @@ export class ConsumerRunner {
       allowAutoTopicCreation: false,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: options.heartbeatIntervalMs ?? 3_000,
+      maxWaitTimeInMs: options.maxWaitTimeMs ?? 1_000,
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload as { error: Error; restart: boolean };
@@ -202,7 +208,11 @@ export class ConsumerRunner {
     const commit = async () => {
       if (pending === undefined) return;
       const offsets = [{ topic, partition, offset: pending }];
-      await this.consumer.commitOffsets(offsets);
+      // Through the batch's own handle: Consumer#commitOffsets silently does nothing once
+      // stop() has begun, which would lose the commit of the record finished during shutdown.
+      await payload.commitOffsetsIfNecessary({
+        topics: [{ topic, partitions: [{ partition, offset: pending }] }],
+      });
       pending = undefined;
       lastCommit = Date.now();
       this.commits.inc(labels);

@@ -58,7 +58,10 @@ function event(id: string, count = 1): TestEvent {
 
 /** Reads every record of a topic from the beginning with a plain consumer (for assertions). */
 async function readAll(topicName: string, expected: number): Promise<KafkaMessage[]> {
-  const consumer = messaging.kafka.consumer({ groupId: uniqueName('reader') });
+  const consumer = messaging.kafka.consumer({
+    groupId: uniqueName('reader'),
+    maxWaitTimeInMs: 100,
+  });
   const seen: KafkaMessage[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic: topicName, fromBeginning: true });
@@ -431,6 +434,37 @@ describe('ConsumerRunner', () => {
     } finally {
       await runner.stop();
     }
+  });
+  it('stops gracefully: the record in hand is finished and committed before disconnecting', async () => {
+    const topic = newTopic();
+    await provision([topic]);
+    await messaging.producer.publish(topic, {
+      key: 'p-slow',
+      value: event('slow'),
+      context: newMessageContext(),
+    });
+    const groupId = uniqueName('graceful-group');
+    let started = false;
+    let finished = false;
+    const runner = messaging.consumer({
+      groupId,
+      commitIntervalMs: 60_000, // only the end-of-batch commit can save this record
+      subscriptions: [
+        {
+          topic,
+          handler: async () => {
+            started = true;
+            await new Promise((resolve) => setTimeout(resolve, 1_500));
+            finished = true;
+          },
+        },
+      ],
+    });
+    await runner.start();
+    await waitFor(() => started, { description: 'the handler to start' });
+    await runner.stop();
+    expect(finished).toBe(true);
+    expect(await committedOffset(groupId, topic.name)).toBe('1');
   });
 });
 

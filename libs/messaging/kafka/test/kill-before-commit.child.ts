@@ -31,6 +31,9 @@ void (async () => {
   const runner = messaging.consumer({
     groupId,
     commitIntervalMs: 0,
+    // Short, so that the group notices the killed member quickly and hands its partition on.
+    sessionTimeoutMs: 6_000,
+    heartbeatIntervalMs: 1_000,
     subscriptions: [
       {
         topic,

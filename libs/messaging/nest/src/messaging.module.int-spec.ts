@@ -91,7 +91,10 @@ async function readAll(
   topic: string,
   expected: number,
 ): Promise<KafkaMessage[]> {
-  const consumer = messaging.kafka.consumer({ groupId: uniqueName('reader') });
+  const consumer = messaging.kafka.consumer({
+    groupId: uniqueName('reader'),
+    maxWaitTimeInMs: 100,
+  });
   const seen: KafkaMessage[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
