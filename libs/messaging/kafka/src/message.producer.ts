@@ -12,7 +12,7 @@ import {
   type Logger,
 } from '@ancillary/observability';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { CompressionTypes, type Kafka, type Producer, type RecordMetadata } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Kafka, type Producer, type RecordMetadata } from 'kafkajs';
 import type { AvroCodec } from './avro.codec';
 import { PublishError } from './errors';
 import { buildHeaders, type MessageContext, type StringHeaders } from './message-context';
@@ -70,6 +70,9 @@ export class MessageProducer {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // murmur2 like the Java client: a patient's key lands on the same partition whichever
+      // client (ours, an analytics team's JVM job, a replay tool) produced it.
+      createPartitioner: Partitioners.DefaultPartitioner,
       // Bounded, so that a caller waiting to acknowledge a sender gets an answer; the
       // idempotent producer still de-duplicates the retries it does make.
       retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2_000 },
