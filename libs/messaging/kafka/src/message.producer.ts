@@ -12,7 +12,13 @@ import {
   type Logger,
 } from '@ancillary/observability';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { CompressionTypes, Partitioners, type Kafka, type Producer, type RecordMetadata } from 'kafkajs';
+import {
+  CompressionTypes,
+  Partitioners,
+  type Kafka,
+  type Producer,
+  type RecordMetadata,
+} from 'kafkajs';
 import type { AvroCodec } from './avro.codec';
 import { PublishError } from './errors';
 import { buildHeaders, type MessageContext, type StringHeaders } from './message-context';

@@ -2,14 +2,14 @@
  * The messaging facade a service builds once: one Kafka client, one registry codec, one
  * idempotent producer and its dead-letter publisher, and consumer runners on demand.
  */
-import type { Logger } from '@ancillary/observability';
+import type { Logger, ReadinessCheck } from '@ancillary/observability';
 import type { Kafka } from 'kafkajs';
 import { AvroCodec } from './avro.codec';
 import { ConsumerRunner, type ConsumerRunnerOptions } from './consumer.runner';
 import { DeadLetterPublisher } from './dead-letter.publisher';
 import { createKafka, type KafkaConnectionOptions } from './kafka.client';
 import { MessageProducer } from './message.producer';
-import { brokerReadiness, registryReadiness, type ReadinessCheck } from './readiness';
+import { brokerReadiness, registryReadiness } from './readiness';
 
 export interface MessagingOptions {
   /** The service's name: Kafka client id, producer header, dead-letter provenance. */

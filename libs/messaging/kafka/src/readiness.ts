@@ -2,12 +2,8 @@
  * Readiness checks for /ready: a service is ready when the dependencies it cannot work
  * without answer. Each check is bounded in time so that /ready itself never hangs.
  */
+import type { ReadinessCheck } from '@ancillary/observability';
 import type { Kafka } from 'kafkajs';
-
-export interface ReadinessCheck {
-  name: string;
-  check(): Promise<void>;
-}
 
 export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

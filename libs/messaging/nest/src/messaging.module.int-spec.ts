@@ -3,7 +3,13 @@
  * @ConsumeTopic handlers receives decoded records, dead-letters what its handler refuses,
  * reports readiness and metrics over HTTP, and commits and disconnects on shutdown.
  */
-import { Injectable, Module, type INestApplication } from '@nestjs/common';
+import {
+  Injectable,
+  Module,
+  type INestApplication,
+  type OnModuleDestroy,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { deadLetterTopicOf, DeadLetterHeaders } from '@ancillary/contracts';
 import {
@@ -15,7 +21,12 @@ import {
   PermanentError,
   provisionContracts,
 } from '@ancillary/messaging-kafka';
-import { ObservabilityModule, PinoNestLogger } from '@ancillary/observability-nest';
+import { createPool, databaseReadiness } from '@ancillary/database';
+import {
+  ObservabilityModule,
+  PinoNestLogger,
+  ReadinessRegistry,
+} from '@ancillary/observability-nest';
 import { captureLogger, testStack, testTopic, uniqueName, waitFor } from '@ancillary/testing';
 import type { KafkaMessage } from 'kafkajs';
 import { ConsumeTopic } from './consume-topic.decorator';
@@ -66,6 +77,19 @@ class ResultsHandler {
   }
 }
 
+/** What a stateful service does: its database joins /ready. */
+@Injectable()
+class DatabaseReadiness implements OnModuleInit, OnModuleDestroy {
+  private readonly pool = createPool({ databaseUrl: stack.databaseUrl });
+  constructor(private readonly readiness: ReadinessRegistry) {}
+  onModuleInit(): void {
+    this.readiness.add(databaseReadiness(this.pool));
+  }
+  async onModuleDestroy(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
 const { logger } = captureLogger('nest-int', 'warn');
 
 @Module({
@@ -79,7 +103,7 @@ const { logger } = captureLogger('nest-int', 'warn');
       consumer: { retry: { maxAttempts: 2, initialDelayMs: 10, maxDelayMs: 10 } },
     }),
   ],
-  providers: [ResultsHandler],
+  providers: [ResultsHandler, DatabaseReadiness],
 })
 class TestServiceModule {}
 
@@ -174,7 +198,12 @@ it('answers /health, /ready with every dependency, and /metrics in Prometheus fo
   const body = (await ready.json()) as { status: string; checks: Record<string, { ok: boolean }> };
   expect(ready.status).toBe(200);
   expect(body.status).toBe('ready');
-  expect(Object.keys(body.checks).sort()).toEqual(['consumers', 'kafka', 'schema-registry']);
+  expect(Object.keys(body.checks).sort()).toEqual([
+    'consumers',
+    'database',
+    'kafka',
+    'schema-registry',
+  ]);
 
   const metrics = await fetch(`${baseUrl}/metrics`);
   expect(metrics.headers.get('content-type')).toContain('text/plain');
@@ -186,6 +215,27 @@ it('answers /health, /ready with every dependency, and /metrics in Prometheus fo
   );
   expect(text).toContain('ancillary_messaging_dead_letters_total');
   expect(text).toContain('nodejs_eventloop_lag_seconds');
+});
+
+it('answers /ready with 503 naming the dependency that does not answer', async () => {
+  const unreachable = createPool({
+    databaseUrl: 'postgres://postgres@127.0.0.1:1/none',
+    connectionTimeoutMs: 500,
+  });
+  app.get(ReadinessRegistry).add({ ...databaseReadiness(unreachable), name: 'reporting-database' });
+  try {
+    const ready = await fetch(`${baseUrl}/ready`);
+    const body = (await ready.json()) as {
+      status: string;
+      checks: Record<string, { ok: boolean; error?: string }>;
+    };
+    expect(ready.status).toBe(503);
+    expect(body.status).toBe('not-ready');
+    expect(body.checks['reporting-database']).toMatchObject({ ok: false });
+    expect(body.checks['kafka']).toEqual({ ok: true });
+  } finally {
+    await unreachable.end();
+  }
 });
 
 it('commits what was handled and disconnects on shutdown', async () => {

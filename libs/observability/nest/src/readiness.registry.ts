@@ -4,11 +4,7 @@
  * failing ones named, so Kubernetes stops routing to a pod that cannot do its work.
  */
 import { Injectable } from '@nestjs/common';
-
-export interface ReadinessCheck {
-  name: string;
-  check(): Promise<void>;
-}
+import type { ReadinessCheck } from '@ancillary/observability';
 
 export interface ReadinessResult {
   ready: boolean;
