@@ -33,7 +33,7 @@ import {
   DEFAULT_RETRY_POLICY,
   validateRetryPolicy,
   type RetryPolicy,
-} from './retry';
+} from '@ancillary/retry';
 
 export interface ConsumedMessage<T> {
   topic: string;

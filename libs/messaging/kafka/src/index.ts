@@ -8,4 +8,3 @@ export * from './message.producer';
 export * from './messaging';
 export * from './provisioning';
 export * from './readiness';
-export * from './retry';
