@@ -1,0 +1,15 @@
+export * from './hl7.errors';
+export * from './hl7-delimiters';
+export * from './charset.decoder';
+export * from './escape.codec';
+export * from './formatted-text.renderer';
+export * from './hl7-path';
+export * from './hl7-datetime';
+export * from './hl7-segment';
+export * from './hl7-message';
+export * from './msh.reader';
+export * from './ack.builder';
+export type { Observation, PatientGroup, Specimen } from './message.groups';
+export * from './oru-r01.groups';
+export * from './order.groups';
+export * from './batch.reader';
