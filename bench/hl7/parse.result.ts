@@ -104,3 +104,21 @@ export type RunnerMessage =
   | { type: 'ready'; warmupPasses: number; checksum: number }
   | { type: 'pass'; ms: number; checksum: number }
   | { type: 'result'; result: ParseRunResult };
+
+/** The result row of a parser that could not run to the end: the table says why. */
+export function failedResult(id: string, runtime: string, reason: string): ParseRunResult {
+  return {
+    id,
+    library: id,
+    runtime,
+    api: '',
+    help: [],
+    status: 'failed',
+    reason,
+    mismatches: 0,
+    errors: 0,
+    examples: [],
+    warmupPasses: 0,
+    passMs: [],
+  };
+}

@@ -4,7 +4,7 @@
  */
 import { join, resolve } from 'node:path';
 import { JsonLineProcess } from './json-line.process';
-import type { ParseRunResult, RunnerMessage } from './parse.result';
+import { failedResult, type ParseRunResult, type RunnerMessage } from './parse.result';
 import type { WorkerOptions } from './parse.worker';
 
 export interface ParseRunner {
@@ -101,19 +101,6 @@ export function nodeParseRunner(options: WorkerOptions): ParseRunner {
         ROOT,
       ),
     (final) => final.result,
-    (reason) => ({
-      id: options.adapter,
-      library: options.adapter,
-      runtime: `Node ${process.version}`,
-      api: '',
-      help: [],
-      status: 'failed',
-      reason,
-      mismatches: 0,
-      errors: 0,
-      examples: [],
-      warmupPasses: 0,
-      passMs: [],
-    }),
+    (reason) => failedResult(options.adapter, `Node ${process.version}`, reason),
   );
 }

@@ -23,7 +23,7 @@ import type { MllpImplementation, MllpRunResult } from './mllp.bench';
 import { runMllpScenario } from './mllp.bench';
 import { ALL_ADAPTERS } from './parse.adapters.all';
 import type { ParseRunResult } from './parse.result';
-import { median, throughput } from './parse.result';
+import { failedResult, median, throughput } from './parse.result';
 import type { ParseRunner } from './parse.runner';
 import { nodeParseRunner } from './parse.runner';
 import { mllpTable, parseNotes, parseTable, sortParseResults } from './report.table';
@@ -171,24 +171,6 @@ function machine(): Record<string, unknown> {
   };
 }
 
-/** A runner that failed after it started: its result says so. */
-function failedResult(runner: ParseRunner, reason: string): ParseRunResult {
-  return {
-    id: runner.id,
-    library: runner.id,
-    runtime: '?',
-    api: '',
-    help: [],
-    status: 'failed',
-    reason,
-    mismatches: 0,
-    errors: 0,
-    examples: [],
-    warmupPasses: 0,
-    passMs: [],
-  };
-}
-
 /**
  * Starts (answer check + warm-up) each runner in turn, then times one pass of every runner per
  * round, round after round, the order rotating; then collects each runner's result. A burst of
@@ -218,7 +200,7 @@ async function timeParsers(
         times.get(runner.id)?.push(await runner.pass());
       } catch (error: unknown) {
         runner.stop();
-        results.push(failedResult(runner, String(error)));
+        results.push(failedResult(runner.id, '?', String(error)));
         live = live.filter((r) => r !== runner);
       }
     }
@@ -229,7 +211,7 @@ async function timeParsers(
     try {
       result = await runner.finish();
     } catch (error: unknown) {
-      results.push(failedResult(runner, String(error)));
+      results.push(failedResult(runner.id, '?', String(error)));
       continue;
     }
     const passMs = times.get(runner.id) ?? [];
