@@ -21,6 +21,7 @@ import {
 } from 'kafkajs';
 import type { AvroCodec } from './avro.codec';
 import { PublishError } from './errors';
+import { withTimeout } from '@ancillary/retry';
 import { buildHeaders, type MessageContext, type StringHeaders } from './message-context';
 
 export interface OutgoingMessage<T> {
@@ -151,7 +152,6 @@ export class MessageProducer {
    */
   async sendRaw(topicName: string, records: RawRecord[]): Promise<RecordMetadata[]> {
     const stop = this.latency.startTimer({ topic: topicName });
-    let timer: NodeJS.Timeout | undefined;
     try {
       const send = this.producer.send({
         topic: topicName,
@@ -159,14 +159,12 @@ export class MessageProducer {
         compression: CompressionTypes.None,
         messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
       });
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          reject(
-            new PublishError(`Kafka did not acknowledge ${topicName} within ${this.timeoutMs} ms`),
-          );
-        }, this.timeoutMs);
-      });
-      const result = await Promise.race([send, timeout]);
+      const result = await withTimeout(
+        send,
+        this.timeoutMs,
+        () =>
+          new PublishError(`Kafka did not acknowledge ${topicName} within ${this.timeoutMs} ms`),
+      );
       stop();
       return result;
     } catch (error) {
@@ -182,8 +180,6 @@ export class MessageProducer {
         'publish failed',
       );
       throw failure;
-    } finally {
-      if (timer) clearTimeout(timer);
     }
   }
 }

@@ -3,21 +3,8 @@
  * without answer. Each check is bounded in time so that /ready itself never hangs.
  */
 import type { ReadinessCheck } from '@ancillary/observability';
+import { withTimeout } from '@ancillary/retry';
 import type { Kafka } from 'kafkajs';
-
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new Error(`${what} did not answer within ${ms} ms`));
-      }, ms);
-    }),
-  ]).finally(() => {
-    clearTimeout(timer);
-  });
-}
 
 export function brokerReadiness(kafka: Kafka, timeoutMs = 3_000): ReadinessCheck {
   return {
@@ -31,7 +18,7 @@ export function brokerReadiness(kafka: Kafka, timeoutMs = 3_000): ReadinessCheck
             await admin.describeCluster();
           })(),
           timeoutMs,
-          'Kafka',
+          () => new Error(`Kafka did not answer within ${timeoutMs} ms`),
         );
       } finally {
         await admin.disconnect().catch(() => undefined);

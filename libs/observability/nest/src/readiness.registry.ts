@@ -5,6 +5,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import type { ReadinessCheck } from '@ancillary/observability';
+import { withTimeout } from '@ancillary/retry';
 
 export interface ReadinessResult {
   ready: boolean;
@@ -22,16 +23,12 @@ export class ReadinessRegistry {
   async run(timeoutMs = 5_000): Promise<ReadinessResult> {
     const results = await Promise.all(
       this.checks.map(async (c) => {
-        let timer: NodeJS.Timeout | undefined;
         try {
-          await Promise.race([
+          await withTimeout(
             c.check(),
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(() => {
-                reject(new Error(`no answer within ${timeoutMs} ms`));
-              }, timeoutMs);
-            }),
-          ]);
+            timeoutMs,
+            () => new Error(`no answer within ${timeoutMs} ms`),
+          );
           return [c.name, { ok: true }] as [string, ReadinessResult['checks'][string]];
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
@@ -39,8 +36,6 @@ export class ReadinessRegistry {
             string,
             ReadinessResult['checks'][string],
           ];
-        } finally {
-          clearTimeout(timer);
         }
       }),
     );
