@@ -268,6 +268,11 @@ export class ConsumerRunner {
       messageControlId: messageContext.messageControlId,
     };
 
+    // Decoded once: a retry re-runs the handler, not the decode (which is retried only while
+    // it has not succeeded, e.g. when the registry was unreachable).
+    let decoded: { value: never } | undefined;
+    const key = message.key ? message.key.toString('utf8') : null;
+
     for (let attempt = 1; ; attempt++) {
       const error = await context.with(parent, () =>
         tracer.startActiveSpan(
@@ -287,14 +292,16 @@ export class ConsumerRunner {
           },
           async (span) => {
             try {
-              const value = await this.codec.decode<never>(subscription.topic.value, message.value);
+              decoded ??= {
+                value: await this.codec.decode<never>(subscription.topic.value, message.value),
+              };
               await subscription.handler({
                 topic,
                 partition,
                 offset: message.offset,
                 timestamp: message.timestamp,
-                key: message.key ? message.key.toString('utf8') : null,
-                value,
+                key,
+                value: decoded.value,
                 headers,
                 context: messageContext,
                 attempt,
