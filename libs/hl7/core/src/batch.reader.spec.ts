@@ -2,18 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readBatch, splitBatch } from './batch.reader';
 import { Hl7ParseError } from './hl7.errors';
+import { expectParseError } from '../test/expect-parse-error';
 
 const fixture = (name: string): Buffer => readFileSync(join(__dirname, '..', 'fixtures', name));
-
-function batchError(run: () => unknown): Hl7ParseError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(Hl7ParseError);
-    return error as Hl7ParseError;
-  }
-  throw new Error('expected an Hl7ParseError');
-}
 
 describe('readBatch', () => {
   it('splits an FHS/BHS/…/BTS/FTS file into its messages and checks the counts', () => {
@@ -63,13 +54,13 @@ describe('readBatch', () => {
   });
 
   it('lists count mismatches', () => {
-    const error = batchError(() => readBatch(fixture('broken/batch-count-mismatch.hl7')));
+    const error = expectParseError(() => readBatch(fixture('broken/batch-count-mismatch.hl7')));
     expect(error.code).toBe('BATCH_COUNT');
     expect(error.message).toBe(
       'Batch does not add up: BTS-1 of batch 1 says 5 messages, the batch holds 2',
     );
     const fts = 'FHS|^~\\&\rBHS|^~\\&\rMSH|^~\\&|||||1||ADT^A01|1|P|2.5\rBTS|1\rFTS|3\r';
-    expect(batchError(() => readBatch(fts)).message).toContain(
+    expect(expectParseError(() => readBatch(fts)).message).toContain(
       'FTS-1 says 3 batches, the file holds 1',
     );
   });
@@ -77,16 +68,18 @@ describe('readBatch', () => {
   it('refuses a truncated batch, stray segments and bad messages, naming where', () => {
     const text = fixture('batch-fhs-bhs.hl7').toString('latin1');
     const truncated = text.slice(0, text.indexOf('BTS'));
-    expect(batchError(() => readBatch(truncated)).message).toMatch(
+    expect(expectParseError(() => readBatch(truncated)).message).toMatch(
       /BHS but no BTS.*FHS but no FTS/,
     );
-    expect(batchError(() => readBatch('BHS|^~\\&\rPID|1\rBTS|0\r')).message).toBe(
+    expect(expectParseError(() => readBatch('BHS|^~\\&\rPID|1\rBTS|0\r')).message).toBe(
       'Line 2: PID outside any message',
     );
-    expect(batchError(() => readBatch('BTS|0\r')).code).toBe('BATCH');
-    expect(batchError(() => readBatch('FTS|0\rMSH|^~\\&\r')).message).toContain('MSH after FTS');
+    expect(expectParseError(() => readBatch('BTS|0\r')).code).toBe('BATCH');
+    expect(expectParseError(() => readBatch('FTS|0\rMSH|^~\\&\r')).message).toContain(
+      'MSH after FTS',
+    );
     const bad = 'BHS|^~\\&\rMSH|^~\\&|||||1||ADT^A01|1|P|2.5\rMSH|^~\\&|x\rBTS|2\r';
-    const error = batchError(() => readBatch(bad));
+    const error = expectParseError(() => readBatch(bad));
     expect(error.code).toBe('REQUIRED_FIELD');
     expect(error.message).toMatch(/^Message 2 of the batch \(line 3\): MSH has 3 fields/);
     expect(error.cause).toBeInstanceOf(Hl7ParseError);

@@ -1,22 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Hl7EncodeError, Hl7ParseError } from './hl7.errors';
+import { Hl7EncodeError } from './hl7.errors';
 import { Hl7Message } from './hl7-message';
 import { HL7_NULL, type Hl7Segment } from './hl7-segment';
+import { expectParseError } from '../test/expect-parse-error';
 
 const FIXTURES = join(__dirname, '..', 'fixtures');
 const fixture = (name: string): Buffer => readFileSync(join(FIXTURES, name));
 const parseFixture = (name: string): Hl7Message => Hl7Message.parse(fixture(name));
-
-function parseError(run: () => unknown): Hl7ParseError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(Hl7ParseError);
-    return error as Hl7ParseError;
-  }
-  throw new Error('expected an Hl7ParseError');
-}
 
 /** Every single-message fixture (batches and broken inputs excluded). */
 const MESSAGE_FIXTURES = readdirSync(FIXTURES).filter(
@@ -228,7 +219,7 @@ describe('Hl7Message.parse over the fixture corpus', () => {
 
   it('uses a fallback charset per sender, and refuses invalid bytes without one', () => {
     const bytes = fixture('broken/undeclared-windows-1252.hl7');
-    const error = parseError(() => Hl7Message.parse(bytes));
+    const error = expectParseError(() => Hl7Message.parse(bytes));
     expect(error.code).toBe('CHARSET');
     expect(error.hl7ErrorCode).toBe('102');
     expect(error.segment).toBe('PID');
@@ -245,11 +236,11 @@ describe('Hl7Message.parse over the fixture corpus', () => {
 
   it('falls back when the bytes are invalid in the declared charset', () => {
     const bytes = fixture('broken/utf8-declared-latin1-bytes.hl7');
-    const error = parseError(() => Hl7Message.parse(bytes));
+    const error = expectParseError(() => Hl7Message.parse(bytes));
     expect(error.code).toBe('CHARSET');
     expect(error).toMatchObject({ segment: 'PID', segmentIndex: 1, position: 2, field: 5 });
     expect(error.message).toMatch(/0xdc at offset \d+ \(PID-5\) is not valid UTF-8/);
-    expect(parseError(() => Hl7Message.parse(bytes, { fallbackCharset: 'utf-8' })).code).toBe(
+    expect(expectParseError(() => Hl7Message.parse(bytes, { fallbackCharset: 'utf-8' })).code).toBe(
       'CHARSET',
     );
     const m = Hl7Message.parse(bytes, { fallbackCharset: 'latin1' });
@@ -258,7 +249,7 @@ describe('Hl7Message.parse over the fixture corpus', () => {
   });
 
   it('refuses an unsupported MSH-18 charset rather than guessing', () => {
-    const error = parseError(() =>
+    const error = expectParseError(() =>
       Hl7Message.parse(
         Buffer.from('MSH|^~\\&|A|B|C|D|20240101||ADT^A01|1|P|2.5||||||ISO IR87\rPID|1\r'),
       ),
@@ -269,21 +260,21 @@ describe('Hl7Message.parse over the fixture corpus', () => {
 
 describe('Hl7Message.parse on broken input', () => {
   it('no MSH', () => {
-    const error = parseError(() => Hl7Message.parse(fixture('broken/no-msh.hl7')));
+    const error = expectParseError(() => Hl7Message.parse(fixture('broken/no-msh.hl7')));
     expect(error.code).toBe('NO_MSH');
     expect(error.message).toContain('"PID|1||E');
   });
 
   it('wrong delimiters', () => {
-    const error = parseError(() => Hl7Message.parse(fixture('broken/wrong-delimiters.hl7')));
+    const error = expectParseError(() => Hl7Message.parse(fixture('broken/wrong-delimiters.hl7')));
     expect(error).toMatchObject({ code: 'DELIMITERS', segment: 'MSH', field: 2 });
     for (const bad of ['MSH|^~\\', 'MSH|^~\\&AB|x', 'MSHA^~\\&|', 'MSH|^~\\|x', 'MSH']) {
-      expect(parseError(() => Hl7Message.parse(bad)).code).toBe('DELIMITERS');
+      expect(expectParseError(() => Hl7Message.parse(bad)).code).toBe('DELIMITERS');
     }
   });
 
   it('MSH with fewer than 12 fields names MSH-9/10/12', () => {
-    const error = parseError(() => Hl7Message.parse(fixture('broken/truncated-msh.hl7')));
+    const error = expectParseError(() => Hl7Message.parse(fixture('broken/truncated-msh.hl7')));
     expect(error).toMatchObject({
       code: 'REQUIRED_FIELD',
       hl7ErrorCode: '101',
@@ -293,49 +284,57 @@ describe('Hl7Message.parse on broken input', () => {
     expect(error.message).toBe(
       'MSH has 7 fields; MSH-9 (message type), MSH-10 (message control id), MSH-12 (version id) are missing',
     );
-    const noVersion = parseError(() => Hl7Message.parse('MSH|^~\\&|A|B|C|D|1||ADT^A01|9|P'));
+    const noVersion = expectParseError(() => Hl7Message.parse('MSH|^~\\&|A|B|C|D|1||ADT^A01|9|P'));
     expect(noVersion.message).toContain('MSH-12 (version id) is missing');
     expect(noVersion.field).toBe(12);
   });
 
   it('a version that is not 2.x', () => {
-    const error = parseError(() => Hl7Message.parse('MSH|^~\\&|A|B|C|D|1||ADT^A01|9|P|3.0\r'));
+    const error = expectParseError(() =>
+      Hl7Message.parse('MSH|^~\\&|A|B|C|D|1||ADT^A01|9|P|3.0\r'),
+    );
     expect(error).toMatchObject({ code: 'UNSUPPORTED_VERSION', hl7ErrorCode: '203', field: 12 });
   });
 
   it('binary garbage', () => {
-    expect(parseError(() => Hl7Message.parse(fixture('broken/binary-garbage.bin'))).code).toBe(
-      'NO_MSH',
-    );
+    expect(
+      expectParseError(() => Hl7Message.parse(fixture('broken/binary-garbage.bin'))).code,
+    ).toBe('NO_MSH');
     const header = Buffer.from('MSH|^~\\&|A|B|C|D|1||ADT^A01|9|P|2.5\r');
     const withGarbage = Buffer.concat([header, fixture('broken/binary-garbage.bin')]);
-    expect(['CHARSET', 'SEGMENT']).toContain(parseError(() => Hl7Message.parse(withGarbage)).code);
+    expect(['CHARSET', 'SEGMENT']).toContain(
+      expectParseError(() => Hl7Message.parse(withGarbage)).code,
+    );
   });
 
   it('a line that is not a segment', () => {
-    const error = parseError(() =>
+    const error = expectParseError(() =>
       Hl7Message.parse('MSH|^~\\&|A|B|C|D|1||ORU^R01|9|P|2.5\rOBX|1|TX|||one\rline two|\r'),
     );
     expect(error).toMatchObject({ code: 'SEGMENT', position: 3 });
     // In an LF-terminated message, LF ends segments whatever follows.
     const lf = 'MSH|^~\\&|A|B|C|D|1||ORU^R01|9|P|2.5\nOBX|1|TX|||one\nline two|\n';
-    expect(parseError(() => Hl7Message.parse(lf)).code).toBe('SEGMENT');
+    expect(expectParseError(() => Hl7Message.parse(lf)).code).toBe('SEGMENT');
   });
 
   it('several messages, or a batch, are not one message', () => {
     const two = 'MSH|^~\\&|A|B|C|D|1||ADT^A01|1|P|2.5\rMSH|^~\\&|A|B|C|D|1||ADT^A01|2|P|2.5\r';
-    expect(parseError(() => Hl7Message.parse(two)).code).toBe('MULTIPLE_MESSAGES');
-    expect(parseError(() => Hl7Message.parse(fixture('batch-fhs-bhs.hl7'))).code).toBe('BATCH');
+    expect(expectParseError(() => Hl7Message.parse(two)).code).toBe('MULTIPLE_MESSAGES');
+    expect(expectParseError(() => Hl7Message.parse(fixture('batch-fhs-bhs.hl7'))).code).toBe(
+      'BATCH',
+    );
   });
 
   it('empty input', () => {
-    expect(parseError(() => Hl7Message.parse('')).code).toBe('EMPTY');
-    expect(parseError(() => Hl7Message.parse(new Uint8Array(0))).code).toBe('EMPTY');
-    expect(parseError(() => Hl7Message.parse('\r\n\x1c')).code).toBe('EMPTY');
+    expect(expectParseError(() => Hl7Message.parse('')).code).toBe('EMPTY');
+    expect(expectParseError(() => Hl7Message.parse(new Uint8Array(0))).code).toBe('EMPTY');
+    expect(expectParseError(() => Hl7Message.parse('\r\n\x1c')).code).toBe('EMPTY');
   });
 
   it('refuses an input over the size limit before reading it', () => {
-    const error = parseError(() => Hl7Message.parse(new Uint8Array(2048), { maxBytes: 1024 }));
+    const error = expectParseError(() =>
+      Hl7Message.parse(new Uint8Array(2048), { maxBytes: 1024 }),
+    );
     expect(error.code).toBe('TOO_LARGE');
   });
 
