@@ -10,8 +10,7 @@ import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Corpus } from './corpus.generator';
 import { JsonLineProcess } from './json-line.process';
-import type { ParseRunResult } from './parse.result';
-import { compareValues } from './parse.result';
+import { compareValues, newResult } from './parse.result';
 import type { ParseRunner } from './parse.runner';
 import { LineRunner } from './parse.runner';
 
@@ -149,19 +148,13 @@ export function hapiParseRunner(
   id = `hapi-${variant}`,
 ): ParseRunner {
   const valuesFile = join(options.workDir, `${id.replace(/[^\w.-]+/g, '_')}.values`);
-  const base: ParseRunResult = {
+  const base = newResult({
     id,
     library: `HAPI HL7v2 ${hapiVersion()}`,
     runtime: javaHome === '' ? 'java (PATH)' : javaHome,
     api: HAPI_VARIANTS[variant],
     help: [],
-    status: 'ok',
-    mismatches: 0,
-    errors: 0,
-    examples: [],
-    warmupPasses: 0,
-    passMs: [],
-  };
+  });
   return new LineRunner<HapiFinal>(
     id,
     () =>

@@ -105,20 +105,26 @@ export type RunnerMessage =
   | { type: 'pass'; ms: number; checksum: number }
   | { type: 'result'; result: ParseRunResult };
 
-/** The result row of a parser that could not run to the end: the table says why. */
-export function failedResult(id: string, runtime: string, reason: string): ParseRunResult {
+/** A result row before any pass has run: what the parser is, no figures yet. */
+export function newResult(
+  what: Pick<ParseRunResult, 'id' | 'library' | 'runtime' | 'api' | 'help'>,
+): ParseRunResult {
   return {
-    id,
-    library: id,
-    runtime,
-    api: '',
-    help: [],
-    status: 'failed',
-    reason,
+    ...what,
+    status: 'ok',
     mismatches: 0,
     errors: 0,
     examples: [],
     warmupPasses: 0,
     passMs: [],
+  };
+}
+
+/** The result row of a parser that could not run to the end: the table says why. */
+export function failedResult(id: string, runtime: string, reason: string): ParseRunResult {
+  return {
+    ...newResult({ id, library: id, runtime, api: '', help: [] }),
+    status: 'failed',
+    reason,
   };
 }

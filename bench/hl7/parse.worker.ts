@@ -12,8 +12,8 @@ import type { CorpusOptions } from './corpus.generator';
 import { ALL_ADAPTERS } from './parse.adapters.all';
 import type { ParseAdapter, ReadObx5 } from './parse.adapters';
 import { installedVersion } from './parse.adapters';
-import type { ParseRunResult, RunnerMessage } from './parse.result';
-import { compareValues } from './parse.result';
+import type { RunnerMessage } from './parse.result';
+import { compareValues, newResult } from './parse.result';
 import { createInterface } from 'node:readline';
 
 export interface WorkerOptions {
@@ -64,19 +64,13 @@ async function main(): Promise<void> {
   const adapter = ALL_ADAPTERS.find((a) => a.id === options.adapter);
   if (!adapter) throw new Error(`no adapter ${options.adapter}`);
   const version = installedVersion(adapter.packageName);
-  const base: ParseRunResult = {
+  const base = newResult({
     id: adapter.id,
     library: version ? `${adapter.packageName} ${version}` : adapter.packageName,
     runtime: `Node ${process.version}`,
     api: adapter.api,
     help: adapter.help,
-    status: 'ok',
-    mismatches: 0,
-    errors: 0,
-    examples: [],
-    warmupPasses: 0,
-    passMs: [],
-  };
+  });
   const send = (message: RunnerMessage): void => {
     process.stdout.write(JSON.stringify(message) + '\n');
   };
