@@ -10,6 +10,7 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import type { ValueContract } from '@ancillary/contracts';
 import avro from 'avsc';
+import Timeout from 'mappersmith/middleware/timeout';
 import {
   RegistryUnavailableError,
   SchemaCompatibilityError,
@@ -25,6 +26,8 @@ export interface AvroCodecOptions {
   registryUrl: string;
   /** Client id sent to the registry (User-Agent). */
   clientId?: string;
+  /** Deadline for one registry request (each retry gets its own); default 10 s. */
+  requestTimeoutMs?: number;
 }
 
 interface ReaderEntry {
@@ -43,6 +46,9 @@ export class AvroCodec {
       host: options.registryUrl.replace(/\/+$/, ''),
       clientId: options.clientId ?? 'ancillary-hub',
       retry: { retries: 2, maxRetryTimeInSecs: 2 },
+      // Without a deadline a registry that accepts the connection but never answers holds
+      // a publish (and a service's start-up) forever; mappersmith has no default timeout.
+      middlewares: [Timeout(options.requestTimeoutMs ?? 10_000)],
     });
   }
 

@@ -139,7 +139,9 @@ describe('Avro through the schema registry', () => {
     );
     // The registry serves the schema under that id to any other Confluent-compatible reader.
     const fromRegistry = (await (
-      await fetch(`${stack.registryUrl}/schemas/ids/${registered.id}`)
+      await fetch(`${stack.registryUrl}/schemas/ids/${registered.id}`, {
+        signal: AbortSignal.timeout(10_000),
+      })
     ).json()) as {
       schema: string;
     };

@@ -122,7 +122,13 @@ export async function deleteTopics(
   for (const topic of topics) {
     const subject = encodeURIComponent(valueSubjectOf(topic.name));
     // Soft delete, then permanent delete, as the Confluent API requires.
-    await fetch(`${base}/subjects/${subject}`, { method: 'DELETE' });
-    await fetch(`${base}/subjects/${subject}?permanent=true`, { method: 'DELETE' });
+    await fetch(`${base}/subjects/${subject}`, {
+      method: 'DELETE',
+      signal: AbortSignal.timeout(10_000),
+    });
+    await fetch(`${base}/subjects/${subject}?permanent=true`, {
+      method: 'DELETE',
+      signal: AbortSignal.timeout(10_000),
+    });
   }
 }
