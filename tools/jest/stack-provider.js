@@ -25,15 +25,21 @@ async function dockerEngineAnswers() {
   const wanted = process.env.ANCILLARY_STACK_PROVIDER;
   if (wanted === 'local') return false;
   if (wanted === 'testcontainers') return true;
+  let timer;
   try {
     const { getContainerRuntimeClient } = require('testcontainers');
     await Promise.race([
       getContainerRuntimeClient(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 5000)),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), 5000);
+        timer.unref(); // a pending probe timer must not hold Jest open after the run
+      }),
     ]);
     return true;
   } catch {
     return false;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

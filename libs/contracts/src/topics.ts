@@ -6,7 +6,12 @@
  * Naming: `<domain>.<entity>.v<major>`; dead letters `<topic>.dlt`; subject `<topic>-value`
  * (Confluent TopicNameStrategy). A breaking change to a contract is a new major topic.
  */
-import { LabResultContract, RawHl7EnvelopeContract } from './generated';
+import {
+  CriticalAlertContract,
+  LabResultContract,
+  RawHl7EnvelopeContract,
+  ResultWrittenContract,
+} from './generated';
 
 export interface ValueContract {
   /** Avro full name of the record. */
@@ -54,6 +59,23 @@ export const Topics = {
     key: 'patient identifier',
     partitions: 6,
     retentionMs: -1,
+  }),
+  clinicalAlerts: topic({
+    name: 'clinical.alerts.v1',
+    description: 'Critical (panic) laboratory values, one event per critical observation.',
+    value: CriticalAlertContract,
+    key: 'patient identifier',
+    partitions: 6,
+    retentionMs: 90 * DAY_MS,
+  }),
+  clinicalResultsWritten: topic({
+    name: 'clinical.results-written.v1',
+    description:
+      'A lab result is readable in the FHIR repository (one per LabResult, for latency and audit).',
+    value: ResultWrittenContract,
+    key: 'patient identifier',
+    partitions: 6,
+    retentionMs: 7 * DAY_MS,
   }),
 } as const satisfies Record<string, TopicDefinition>;
 
