@@ -1,3 +1,4 @@
 export * from './generated';
 export * from './headers';
 export * from './topics';
+export * from './ids';

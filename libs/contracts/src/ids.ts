@@ -1,0 +1,34 @@
+/**
+ * Deterministic event ids. A record that is mapped again (a consumer restarted before its
+ * commit, a replay from a dead-letter topic, a reprocessing from the start of a topic) gets
+ * the same id, so every writer downstream can recognise it and change nothing.
+ */
+import { createHash } from 'node:crypto';
+
+/** Formats the first 16 bytes of a SHA-1 digest as an RFC 9562 version 5 (name-based) UUID. */
+function nameBasedUuid(name: string): string {
+  const bytes = createHash('sha1').update(name, 'utf8').digest().subarray(0, 16);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x50;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * The id of the LabResult for one order group (OBR) of one source message: a message is
+ * identified by its ancillary connection and MSH-10, a result by its position in it.
+ */
+export function labResultEventId(
+  sourceSystem: string,
+  messageControlId: string,
+  orderIndex: number,
+): string {
+  return nameBasedUuid(
+    `lab-result\u0000${sourceSystem}\u0000${messageControlId}\u0000${orderIndex}`,
+  );
+}
+
+/** The id of the critical-value alert for one observation (OBX-1 set id) of one LabResult. */
+export function criticalAlertId(resultEventId: string, observationSetId: number): string {
+  return nameBasedUuid(`critical-alert\u0000${resultEventId}\u0000${observationSetId}`);
+}
