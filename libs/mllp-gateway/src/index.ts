@@ -1,0 +1,3 @@
+export * from './dedupe.store';
+export * from './inbound.gateway';
+export * from './mllp-gateway.module';

@@ -1,0 +1,5 @@
+module.exports = {
+  ...require('../../../jest.preset.js'),
+  displayName: 'lab-gateway-service',
+  rootDir: __dirname,
+};
