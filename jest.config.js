@@ -10,6 +10,7 @@ module.exports = {
       'libs/*/*/jest.config.js',
       'apps/*/jest.config.js',
       'tools/jest.config.js',
+      'tests/*/jest.config.js',
     ],
     {
       cwd: __dirname,

@@ -4,3 +4,4 @@ export * from './test-config';
 export * from './test-logger';
 export * from './test-topics';
 export * from './wait-for';
+export * from './scratch-kafka';

@@ -96,6 +96,7 @@ export class ConsumerRunner {
   private stopping = false;
   private running = false;
   private crashed: Error | undefined;
+  private joined = false;
 
   private readonly handled = counter(
     'ancillary_messaging_consumed_total',
@@ -153,6 +154,9 @@ export class ConsumerRunner {
       );
       if (!restart) this.crashed = error;
     });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+      this.joined = true;
+    });
   }
 
   get groupId(): string {
@@ -162,6 +166,11 @@ export class ConsumerRunner {
   /** False once the consumer has crashed for good (readiness reports it). */
   isHealthy(): boolean {
     return this.running && this.crashed === undefined;
+  }
+
+  /** True once the group has been joined at least once (partitions are being fetched). */
+  hasJoined(): boolean {
+    return this.joined;
   }
 
   async start(): Promise<void> {

@@ -70,9 +70,13 @@ export class Messaging {
         name: 'consumers',
         check: () => {
           const down = this.consumers.filter((c) => !c.isHealthy()).map((c) => c.groupId);
-          return down.length === 0
+          if (down.length > 0) {
+            return Promise.reject(new Error(`consumer groups not running: ${down.join(', ')}`));
+          }
+          const joining = this.consumers.filter((c) => !c.hasJoined()).map((c) => c.groupId);
+          return joining.length === 0
             ? Promise.resolve()
-            : Promise.reject(new Error(`consumer groups not running: ${down.join(', ')}`));
+            : Promise.reject(new Error(`consumer groups still joining: ${joining.join(', ')}`));
         },
       },
     ];
