@@ -1,0 +1,21 @@
+export {
+  normalizeLabMessage,
+  type LabMessageSource,
+  type NormalizeOptions,
+} from './lab-result.mapper';
+export {
+  criticalAlerts,
+  assessCritical,
+  type CriticalAssessment,
+  type CriticalInput,
+} from './critical-values';
+export { resultKey } from './result-key';
+export * from './normalization.errors';
+export {
+  parseHl7Timestamp,
+  parseHl7Date,
+  assertTimeZone,
+  Hl7TimestampError,
+} from './hl7-timestamp';
+export { parseReferenceRange, type ReferenceBounds } from './observation-value';
+export type * from './lab-result.types';
