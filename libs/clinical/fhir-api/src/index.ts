@@ -1,0 +1,6 @@
+export * from './bundle';
+export * from './capability-statement';
+export * from './fhir-api.module';
+export * from './fhir-api.options';
+export * from './fhir.controller';
+export * from './operation-outcome';

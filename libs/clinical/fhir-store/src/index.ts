@@ -1,0 +1,11 @@
+export * from './content';
+export * from './date-range';
+export * from './errors';
+export * from './fhir.store';
+export * from './fhir.types';
+export * from './ids';
+export * from './lab-result.mapper';
+export type { LabWriteReceipt, UnchangedReason, WriteOutcome } from './lab-result.writer';
+export * from './migrations';
+export * from './search-parameters';
+export * from './search-query';
