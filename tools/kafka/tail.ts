@@ -4,10 +4,10 @@
  * Dead-letter topics are printed with their provenance headers and the original value
  * decoded when it is Avro. A local tool for synthetic data: it prints record contents.
  */
-import { kafkaEnvSchema, loadConfig } from '@ancillary/config';
-import { headersToStrings, Messaging } from '@ancillary/messaging-kafka';
-import { createLogger } from '@ancillary/observability';
+import { kafkaEnvSchema } from '@ancillary/config';
+import { headersToStrings } from '@ancillary/messaging-kafka';
 import { randomUUID } from 'node:crypto';
+import { bootstrapTool, runTool, toolKafka, UsageError } from '../common/tool-bootstrap';
 
 const args = process.argv.slice(2);
 const topic = args.find((a) => !a.startsWith('--'));
@@ -17,20 +17,11 @@ const max = maxIndex >= 0 ? Number(args[maxIndex + 1]) : Infinity;
 
 async function main(): Promise<void> {
   if (!topic) {
-    console.error('usage: npm run topic:tail -- <topic> [--from-beginning] [--max N]');
-    process.exit(2);
+    throw new UsageError('usage: npm run topic:tail -- <topic> [--from-beginning] [--max N]');
   }
-  const config = loadConfig(kafkaEnvSchema);
-  const logger = createLogger({ service: 'topic-tail', level: 'warn' });
-  const messaging = new Messaging(
-    {
-      service: 'topic-tail',
-      brokers: config.KAFKA_BROKERS,
-      registryUrl: config.SCHEMA_REGISTRY_URL,
-    },
-    logger,
-  );
-  const consumer = messaging.kafka.consumer({ groupId: `topic-tail-${randomUUID()}` });
+  const { config, logger } = bootstrapTool('topic-tail', kafkaEnvSchema);
+  const { kafka, codec } = toolKafka('topic-tail', config, logger);
+  const consumer = kafka.consumer({ groupId: `topic-tail-${randomUUID()}` });
   let seen = 0;
   const stop = async () => {
     await consumer.disconnect();
@@ -43,7 +34,7 @@ async function main(): Promise<void> {
     eachMessage: async ({ partition, message }) => {
       let value: unknown;
       try {
-        value = await messaging.codec.decodeAny(message.value);
+        value = await codec.decodeAny(message.value);
       } catch {
         value = { undecodableBytes: message.value?.length ?? 0 };
       }
@@ -61,9 +52,8 @@ async function main(): Promise<void> {
       if (++seen >= max) await stop();
     },
   });
+  // Runs until SIGINT or --max: stop() ends the process.
+  await new Promise<never>(() => undefined);
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : String(error));
-  process.exit(1);
-});
+runTool(main);
