@@ -33,6 +33,11 @@ function depConstraints(inTests) {
       onlyDependOnLibsWithTags: ['type:domain', 'type:leaf', ...testing],
     },
     { sourceTag: 'type:leaf', onlyDependOnLibsWithTags: ['type:leaf', ...testing] },
+    // End-to-end suites start the services from their libs (never from apps) with the test kit.
+    {
+      sourceTag: 'type:e2e',
+      onlyDependOnLibsWithTags: ['type:domain', 'type:leaf', 'type:testing'],
+    },
     { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:domain', 'type:leaf'] },
     // Pure libraries (HL7 core, contracts, terminology, config) know nothing of Kafka, Nest or SQL.
     { sourceTag: 'runtime:pure', bannedExternalImports: FRAMEWORK_AND_TRANSPORT },

@@ -1,34 +1,59 @@
 #!/usr/bin/env bash
-# `npm start`: the whole platform on this machine, with a demo. Today that is the stack
-# (Kafka, schema registry, PostgreSQL) and the platform's contracts (every schema registered,
-# every topic created); the services and simulated ancillaries join as their issues land
-# (lab results end to end, orders for every ancillary, billing).
+# `npm start`: the whole lab results flow on this machine, with a demo.
+#   1. the stack: Kafka (KRaft, JVM, jars from Maven Central), Apicurio Registry, PostgreSQL
+#   2. the contracts: every Avro schema registered, every topic and dead-letter topic created
+#   3. the services: lab-gateway (MLLP :2575), normalizer, ehr-writer (FHIR R4 :8083/fhir)
+#   4. a simulated LIS streaming a few hundred ORU^R01 results (panels, abnormal and critical
+#      values, corrections, duplicates, the odd malformed message) — DEMO_COUNT, DEMO_RATE
+#   5. where to look
+# Radiology, pharmacy and billing join as their issues land. Stop: npm run stack:down
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+count="${DEMO_COUNT:-300}"
+rate="${DEMO_RATE:-50}"
 
 bash tools/stack/stack.sh up
 echo
 echo "Provisioning contracts (schemas -> registry, topics -> Kafka):"
 npm run --silent contracts:provision
+echo
+bash tools/platform/services.sh up
+echo
+echo "Simulated LIS: $count results at $rate/s over MLLP to 127.0.0.1:2575"
+npm run --silent sim:lis -- --port 2575 --rate "$rate" --count "$count" || true
+
 # shellcheck disable=SC1091
 . .stack/env
-registry_root="${SCHEMA_REGISTRY_URL%/apis/ccompat/v7}"
+fhir=http://127.0.0.1:8083/fhir
+echo
+echo "Waiting for the chart to catch up..."
+for _ in $(seq 1 60); do
+  total=$(curl -fsS "$fhir/DiagnosticReport?_count=1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).total??0)}catch{console.log(0)}})')
+  [[ ${total:-0} -gt 0 ]] && break
+  sleep 1
+done
+patient=$(curl -fsS "$fhir/Patient?_count=1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).entry[0].resource.id)}catch{console.log("")}})')
+
 cat <<TXT
 
-The platform's infrastructure is up.
+The lab results flow is running: ${total:-0} diagnostic reports in the chart so far.
 
-  Kafka bootstrap        ${KAFKA_BROKERS}
-  Schema registry        ${SCHEMA_REGISTRY_URL}/subjects   (Confluent-compatible API)
-  Registry UI/API root   ${registry_root}/apis/registry/v3
-  Clinical repository    ${DATABASE_URL}
+  LIS -> MLLP             127.0.0.1:2575  (send your own: npm run sim:lis -- --rate 10 --count 20)
+  FHIR R4 API             $fhir/metadata
+  A patient's reports     $fhir/DiagnosticReport?patient=${patient}&_include=DiagnosticReport:result
+  Observations            $fhir/Observation?patient=${patient}&category=laboratory
+  Metrics                 http://127.0.0.1:8081/metrics  (gateway)   :8082/metrics (normalizer)   :8083/metrics (ehr-writer)
+  Health / readiness      http://127.0.0.1:808{1,2,3}/health  /ready
+  Service logs            .stack/logs/{lab-gateway,normalizer,ehr-writer}.log  (JSON lines)
 
 Look around:
-  npm run stack:status                                     components, pids, memory
-  curl -s ${SCHEMA_REGISTRY_URL}/subjects                  registered subjects
-  npm run topic:tail -- lab.hl7-inbound.v1 --from-beginning   records of a topic, decoded
-  bash tools/stack/stack.sh logs kafka                     broker log (also: registry)
+  npm run topic:tail -- clinical.results.v1 --from-beginning       canonical results, decoded
+  npm run topic:tail -- clinical.alerts.v1 --from-beginning        critical-value alerts
+  npm run topic:tail -- lab.hl7-inbound.v1.dlt --from-beginning    what could not be mapped, and why
+  npm run reconcile -- --since "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)"      go-live audit: every message in the chart or a DLT
+  npm run dlt:replay -- --topic lab.hl7-inbound.v1.dlt --dry-run   what a replay would resend
+  bash tools/platform/services.sh status ; npm run stack:status
 
-Services (lab, radiology and pharmacy gateways, normalizer, ehr-writer, billing-trigger) are
-not built yet; this command will start them with simulated ancillaries as they land.
 Stop everything with: npm run stack:down
 TXT

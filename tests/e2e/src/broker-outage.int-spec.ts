@@ -53,8 +53,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await gateway?.close();
-  await kafka?.destroy();
+  await gateway.close();
+  await kafka.destroy();
 }, 60_000);
 
 it('never answers AA while the broker is down, and stores every resent message once it is back', async () => {

@@ -1,0 +1,5 @@
+module.exports = {
+  ...require('../../../jest.preset.js'),
+  displayName: 'ehr-writer-service',
+  rootDir: __dirname,
+};

@@ -1,0 +1,2 @@
+export * from './ehr-writer';
+export * from './lab-result.writer';

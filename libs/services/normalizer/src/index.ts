@@ -1,0 +1,2 @@
+export * from './lab-normalizer.handler';
+export * from './normalizer';

@@ -1,0 +1,111 @@
+/**
+ * The three lab-flow services started in one process against the real stack, isolated from
+ * other runs: a fresh database, a copy of the terminology tables the test may edit, its own
+ * consumer groups (starting at the end of the shared topics) and its own source-system name.
+ */
+import { startEhrWriter, type EhrWriterHandle } from '@ancillary/ehr-writer-service';
+import { startLabGateway, type LabGatewayHandle } from '@ancillary/lab-gateway-service';
+import { startNormalizer, type NormalizerHandle } from '@ancillary/normalizer-service';
+import type { Logger } from '@ancillary/observability';
+import { testStack, uniqueName, waitFor } from '@ancillary/testing';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+
+export interface LabPlatform {
+  sourceSystem: string;
+  databaseUrl: string;
+  terminologyDir: string;
+  gateway: LabGatewayHandle;
+  normalizer: NormalizerHandle;
+  ehrWriter: EhrWriterHandle;
+  stop(): Promise<void>;
+}
+
+async function withAdmin<T>(databaseUrl: string, run: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function startLabPlatform(logger: Logger): Promise<LabPlatform> {
+  const stack = testStack();
+  const suffix = uniqueName('e2e')
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '');
+  const database = `ancillary_${suffix}`;
+  await withAdmin(stack.databaseUrl, (c) => c.query(`CREATE DATABASE ${database}`));
+  const url = new URL(stack.databaseUrl);
+  url.pathname = `/${database}`;
+  const databaseUrl = url.toString();
+  const terminologyDir = mkdtempSync(join(tmpdir(), 'terminology-'));
+  cpSync(join(__dirname, '../../../libs/terminology/data'), terminologyDir, { recursive: true });
+  const sourceSystem = `lis-${suffix}`;
+
+  const common = {
+    KAFKA_BROKERS: stack.kafkaBrokers.join(','),
+    SCHEMA_REGISTRY_URL: stack.registryUrl,
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'warn',
+    CONSUMER_START: 'latest',
+  };
+  const options = { logger, shutdownHooks: false };
+  const ehrWriter = await startEhrWriter(
+    { ...common, DATABASE_URL: databaseUrl, CONSUMER_GROUP: `ehr-writer-${suffix}` },
+    options,
+  );
+  const normalizer = await startNormalizer(
+    {
+      ...common,
+      CONSUMER_GROUP: `normalizer-${suffix}`,
+      TERMINOLOGY_DIR: terminologyDir,
+      TERMINOLOGY_WATCH: 'false',
+    },
+    options,
+  );
+  const gateway = await startLabGateway(
+    { ...common, SOURCE_SYSTEM: sourceSystem, MLLP_PORT: '0', DATABASE_URL: databaseUrl },
+    options,
+  );
+  // Consumers that start at the end must have joined before anything is sent.
+  for (const service of [normalizer, ehrWriter]) {
+    await waitFor(async () => (await fetch(`${service.url}/ready`)).ok, {
+      timeoutMs: 60_000,
+      description: `${service.url}/ready`,
+    });
+  }
+  return {
+    sourceSystem,
+    databaseUrl,
+    terminologyDir,
+    gateway,
+    normalizer,
+    ehrWriter,
+    async stop() {
+      await gateway.close();
+      await normalizer.close();
+      await ehrWriter.close();
+      rmSync(terminologyDir, { recursive: true, force: true });
+      await withAdmin(stack.databaseUrl, (c) =>
+        c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
+      );
+    },
+  };
+}
+
+/** GET on the FHIR API, as JSON, asserting the FHIR content type. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the shape it expects
+export async function fhirGet<T>(base: string, path: string): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${base}/${path}`, { signal: AbortSignal.timeout(10_000) });
+  const type = response.headers.get('content-type') ?? '';
+  if (!type.startsWith('application/fhir+json')) {
+    throw new Error(`${path}: content type ${type}, expected application/fhir+json`);
+  }
+  return { status: response.status, body: (await response.json()) as T };
+}
