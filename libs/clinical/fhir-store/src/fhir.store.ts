@@ -377,7 +377,7 @@ export class FhirStore {
       };
       const statement = writeStatement({
         versions: [{ resourceType: type, id, versionId, content, source: options.source }],
-        indexTargets: [{ resourceType: type, id, entries }],
+        indexTargets: [{ resourceType: type, id, entries, replaces: versionId > 1 }],
         lastUpdated: now,
         timeZone: this.timeZone,
       });
@@ -420,6 +420,7 @@ export class FhirStore {
             resourceType: r.resource_type,
             id: r.id,
             entries: indexEntries(r.resource_type, r.content),
+            replaces: true,
           })),
           lastUpdated: new Date(),
           timeZone: this.timeZone,

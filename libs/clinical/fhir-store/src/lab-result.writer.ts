@@ -409,6 +409,7 @@ export class LabResultWriter {
         resourceType: v.resourceType,
         id: v.id,
         entries: indexEntries(v.resourceType, v.content),
+        replaces: v.versionId > 1,
       })),
       lastUpdated: now,
       timeZone: this.options.timeZone,
