@@ -345,6 +345,9 @@ export class MllpClient {
         { ...this.target, controlId: job.controlId, ackTimeoutMs: job.ackTimeoutMs },
         'MLLP ACK timeout: closing the connection before resending',
       );
+      // Forget it now: 'close' fires a turn later, and the resend must not pick up this socket.
+      connection.closed = true;
+      if (this.connection === connection) this.connection = undefined;
       connection.socket.destroy();
     }
     return outcome;
