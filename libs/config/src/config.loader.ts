@@ -76,6 +76,16 @@ export const kafkaEnvSchema = z.object({
   SCHEMA_REGISTRY_URL: z.url(),
 });
 
+/** An IANA time zone name, e.g. Europe/London (validated against the runtime's tz database). */
+export const ianaTimeZone = z.string().refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected an IANA time zone, e.g. Europe/London');
+
 /** The clinical repository. */
 export const databaseEnvSchema = z.object({
   DATABASE_URL: z

@@ -15,6 +15,7 @@ import {
   waitFor,
   type ScratchKafka,
 } from '@ancillary/testing';
+import { provisionCatalogue } from './platform.fixture';
 
 const stack = testStack();
 const { logger } = captureLogger('broker-outage', 'error');
@@ -31,6 +32,7 @@ function oru(controlId: string, n: number): string {
 }
 
 beforeAll(async () => {
+  await provisionCatalogue(logger); // the schemas the gateway encodes with, in the shared registry
   kafka = await startScratchKafka();
   const admin = new Messaging(
     { service: 'outage-admin', brokers: kafka.brokers, registryUrl: stack.registryUrl },

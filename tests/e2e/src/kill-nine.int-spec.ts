@@ -16,6 +16,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Pool } from 'pg';
+import { provisionCatalogue } from './platform.fixture';
 
 const TOTAL = 2_000;
 const ROOT = join(__dirname, '../../..');
@@ -129,6 +130,7 @@ async function ledgerCount(): Promise<number> {
 const services: ServiceProcess[] = [];
 
 beforeAll(async () => {
+  await provisionCatalogue(logger);
   const admin = new Client({ connectionString: stack.databaseUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${database}`);

@@ -7,6 +7,8 @@ import { startEhrWriter, type EhrWriterHandle } from '@ancillary/ehr-writer-serv
 import { startLabGateway, type LabGatewayHandle } from '@ancillary/lab-gateway-service';
 import { startNormalizer, type NormalizerHandle } from '@ancillary/normalizer-service';
 import type { Logger } from '@ancillary/observability';
+import { topicCatalogue } from '@ancillary/contracts';
+import { Messaging, provisionContracts } from '@ancillary/messaging-kafka';
 import { testStack, uniqueName, waitFor } from '@ancillary/testing';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,8 +35,26 @@ async function withAdmin<T>(databaseUrl: string, run: (client: Client) => Promis
   }
 }
 
+/**
+ * Creates the catalogue's topics and registers its schemas, as `npm run contracts:provision`
+ * does before a deployment starts the services (services never create topics themselves).
+ */
+export async function provisionCatalogue(logger: Logger): Promise<void> {
+  const stack = testStack();
+  const messaging = new Messaging(
+    { service: 'e2e-provisioner', brokers: stack.kafkaBrokers, registryUrl: stack.registryUrl },
+    logger,
+  );
+  try {
+    await provisionContracts(messaging.kafka, messaging.codec, topicCatalogue, logger);
+  } finally {
+    await messaging.close();
+  }
+}
+
 export async function startLabPlatform(logger: Logger): Promise<LabPlatform> {
   const stack = testStack();
+  await provisionCatalogue(logger);
   const suffix = uniqueName('e2e')
     .toLowerCase()
     .replace(/[^a-z0-9]/g, '');

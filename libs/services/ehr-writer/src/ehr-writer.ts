@@ -12,6 +12,7 @@ import {
 } from '@nestjs/common';
 import {
   databaseEnvSchema,
+  ianaTimeZone,
   loadConfig,
   port,
   positiveInt,
@@ -19,7 +20,7 @@ import {
 } from '@ancillary/config';
 import { createPool, databaseReadiness } from '@ancillary/database';
 import { FhirApiModule } from '@ancillary/fhir-api';
-import { FhirStore } from '@ancillary/fhir-store';
+import { DEFAULT_PLACER_ORDER_SYSTEM, FhirStore } from '@ancillary/fhir-store';
 import { MessagingModule } from '@ancillary/messaging-nest';
 import { createLogger, type Logger } from '@ancillary/observability';
 import { ObservabilityModule, ReadinessRegistry } from '@ancillary/observability-nest';
@@ -41,6 +42,10 @@ export const ehrWriterEnvSchema = kafkaServiceEnvSchema.extend(databaseEnvSchema
   DATABASE_MAX_CONNECTIONS: positiveInt.default(10),
   /** Public base URL of the FHIR API (fullUrl and paging links); default from the request. */
   FHIR_BASE_URL: z.url().optional(),
+  /** Identifier system of the EHR's placer order numbers: results find the EHR's ServiceRequest by it. */
+  PLACER_ORDER_SYSTEM: z.string().min(1).default(DEFAULT_PLACER_ORDER_SYSTEM),
+  /** IANA zone in which dates without an offset are read (searches, indexes): the hospital's. */
+  TIME_ZONE: ianaTimeZone.default('UTC'),
 });
 
 export type EhrWriterConfig = z.output<typeof ehrWriterEnvSchema>;
@@ -74,7 +79,11 @@ export class EhrWriterModule {
       maxConnections: config.DATABASE_MAX_CONNECTIONS,
       applicationName: config.SERVICE_NAME,
     });
-    const store = new FhirStore(pool, { logger });
+    const store = new FhirStore(pool, {
+      logger,
+      placerOrderSystem: config.PLACER_ORDER_SYSTEM,
+      timeZone: config.TIME_ZONE,
+    });
     return {
       module: EhrWriterModule,
       imports: [

@@ -9,7 +9,7 @@ import {
   Inject,
   Injectable,
 } from '@nestjs/common';
-import { booleanFlag, loadConfig, port, type Environment } from '@ancillary/config';
+import { booleanFlag, ianaTimeZone, loadConfig, port, type Environment } from '@ancillary/config';
 import { MessagingModule } from '@ancillary/messaging-nest';
 import { createLogger, describeError, gauge, counter, type Logger } from '@ancillary/observability';
 import { ObservabilityModule } from '@ancillary/observability-nest';
@@ -33,17 +33,7 @@ export const normalizerEnvSchema = kafkaServiceEnvSchema.extend({
   TERMINOLOGY_DIR: z.string().min(1).optional(),
   TERMINOLOGY_WATCH: booleanFlag.default(true),
   /** IANA zone of HL7 timestamps sent without an offset. */
-  DEFAULT_TIME_ZONE: z
-    .string()
-    .refine((zone) => {
-      try {
-        new Intl.DateTimeFormat('en', { timeZone: zone });
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'expected an IANA time zone, e.g. Europe/London')
-    .default('UTC'),
+  DEFAULT_TIME_ZONE: ianaTimeZone.default('UTC'),
 });
 
 export type NormalizerConfig = z.output<typeof normalizerEnvSchema>;
