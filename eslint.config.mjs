@@ -38,7 +38,10 @@ function depConstraints(inTests) {
       sourceTag: 'type:e2e',
       onlyDependOnLibsWithTags: ['type:domain', 'type:leaf', 'type:testing'],
     },
-    { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:domain', 'type:leaf'] },
+    {
+      sourceTag: 'type:testing',
+      onlyDependOnLibsWithTags: ['type:domain', 'type:leaf', ...testing],
+    },
     // Pure libraries (HL7 core, contracts, terminology, config) know nothing of Kafka, Nest or SQL.
     { sourceTag: 'runtime:pure', bannedExternalImports: FRAMEWORK_AND_TRANSPORT },
     // An ancillary's code never reaches into another ancillary's.

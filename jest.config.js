@@ -11,6 +11,7 @@ module.exports = {
       'apps/*/jest.config.js',
       'tools/jest.config.js',
       'tests/*/jest.config.js',
+      'bench/*/jest.config.js',
     ],
     {
       cwd: __dirname,

@@ -23,15 +23,19 @@ async function main(): Promise<void> {
   const { kafka, codec } = toolKafka('topic-tail', config, logger);
   const consumer = kafka.consumer({ groupId: `topic-tail-${randomUUID()}` });
   let seen = 0;
-  const stop = async () => {
-    await consumer.disconnect();
-    process.exit(0);
-  };
+  let stopping: Promise<void> | undefined;
+  // Not awaited from eachMessage: disconnect waits for the handler in hand, so awaiting it
+  // there would wait for itself (the old --max hang).
+  const stop = () =>
+    (stopping ??= consumer.disconnect().then(() => {
+      process.exit(0);
+    }));
   process.on('SIGINT', () => void stop());
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning });
   await consumer.run({
     eachMessage: async ({ partition, message }) => {
+      if (seen >= max) return;
       let value: unknown;
       try {
         value = await codec.decodeAny(message.value);
@@ -49,7 +53,7 @@ async function main(): Promise<void> {
       console.log(
         JSON.stringify(line, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : v)),
       );
-      if (++seen >= max) await stop();
+      if (++seen >= max) void stop();
     },
   });
   // Runs until SIGINT or --max: stop() ends the process.

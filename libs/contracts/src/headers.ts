@@ -28,3 +28,15 @@ export const DeadLetterHeaders = {
   service: 'x-dlt-service',
   failedAt: 'x-dlt-failed-at',
 } as const;
+
+/**
+ * Headers a replay adds to the record it republishes. A replayed record that fails again is
+ * dead-lettered with them (the publisher keeps every header), so a dead letter shows how many
+ * times it has been replayed and from where.
+ */
+export const ReplayHeaders = {
+  /** `<dead-letter topic>/<partition>/<offset>` of the dead letter this record was replayed from. */
+  replayedFrom: 'x-replayed-from',
+  /** How many times this message has been replayed from a dead-letter topic (1 the first time). */
+  replayCount: 'x-replay-count',
+} as const;

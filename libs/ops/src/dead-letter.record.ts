@@ -2,21 +2,11 @@
  * A dead-letter record as the operations tools see it: the original key, value bytes and
  * headers, and the provenance the DeadLetterPublisher added (ADR 0003), parsed into fields.
  */
-import { DeadLetterHeaders, MessageHeaders } from '@ancillary/contracts';
+import { DeadLetterHeaders, MessageHeaders, ReplayHeaders } from '@ancillary/contracts';
 import { headersToStrings, type StringHeaders } from '@ancillary/messaging-kafka';
 import type { KafkaMessage } from 'kafkajs';
 
-/**
- * Headers a replay adds to the record it republishes. A replayed record that fails again is
- * dead-lettered with them (the publisher keeps every header), so a dead letter shows how many
- * times it has been replayed and from where.
- */
-export const ReplayHeaders = {
-  /** `<dead-letter topic>/<partition>/<offset>` of the dead letter this record was replayed from. */
-  replayedFrom: 'x-replayed-from',
-  /** How many times this message has been replayed from a dead-letter topic (1 the first time). */
-  replayCount: 'x-replay-count',
-} as const;
+export { ReplayHeaders };
 
 export interface DeadLetterRecord {
   /** Where the dead letter itself is. */

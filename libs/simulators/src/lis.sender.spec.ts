@@ -10,7 +10,7 @@ import * as net from 'node:net';
 import { labCatalogueFromTerminology } from './lab-catalogue';
 import { LisSender, sendLisTraffic, type OutboundMessage } from './lis.sender';
 import { LisTrafficGenerator, type GeneratedMessage } from './oru-r01.generator';
-import { captureLogger } from '../test/support';
+import { captureLogger } from '@ancillary/testing';
 
 const catalogue = labCatalogueFromTerminology(loadTerminology());
 const LOOPBACK = '127.0.0.1';
@@ -179,7 +179,7 @@ describe('LisSender against a real MLLP server', () => {
         });
       return MllpResult.accept();
     });
-    const { logger, lines } = captureLogger();
+    const { logger, lines } = captureLogger('simulators-test', 'warn');
     const traffic = new LisTrafficGenerator({
       catalogue,
       seed: 15,

@@ -9,11 +9,11 @@ import {
   newMessageContext,
   provisionContracts,
 } from '@ancillary/messaging-kafka';
-import { captureLogger, stackEndpoints, testTopic, uniqueName, waitFor } from '../test/support';
+import { captureLogger, testStack, testTopic, uniqueName, waitFor } from '@ancillary/testing';
 import { ResultWrittenWatcher } from './result-written.watcher';
 
-const stack = stackEndpoints();
-const { logger } = captureLogger();
+const stack = testStack();
+const { logger } = captureLogger('simulators-test', 'warn');
 const topic = testTopic(ResultWrittenContract, 3);
 let messaging: Messaging;
 
@@ -80,10 +80,13 @@ describe('ResultWrittenWatcher', () => {
       expect(missing).toEqual([]);
       expect(seen.size).toBe(30);
       // the second order group of the same message is a second sighting of its MSH-10
-      const first = await waitFor(() => {
-        const sightings = watcher.get(ids[0]!);
-        return sightings && sightings.length === 2 ? sightings : undefined;
-      }, 'the second order group of the first message');
+      const first = await waitFor(
+        () => {
+          const sightings = watcher.get(ids[0]!);
+          return sightings && sightings.length === 2 ? sightings : undefined;
+        },
+        { description: 'the second order group of the first message' },
+      );
       expect(first.map((s) => s.event.orderIndex).sort()).toEqual([0, 1]);
       expect(watcher.seenCount).toBe(31);
       expect(first[0]!.event).toMatchObject({
@@ -105,7 +108,7 @@ describe('ResultWrittenWatcher', () => {
   });
 
   it('counts and logs a record that is not a ResultWritten instead of failing', async () => {
-    const { logger: watcherLogger, lines } = captureLogger();
+    const { logger: watcherLogger, lines } = captureLogger('simulators-test', 'warn');
     const watcher = new ResultWrittenWatcher({
       brokers: stack.kafkaBrokers,
       registryUrl: stack.registryUrl,

@@ -5,3 +5,4 @@ export * from './test-logger';
 export * from './test-topics';
 export * from './wait-for';
 export * from './scratch-kafka';
+export * from './scratch-database';

@@ -9,13 +9,20 @@ import { startLabGateway, type LabGatewayHandle } from '@ancillary/lab-gateway-s
 import { MllpClient } from '@ancillary/hl7-mllp';
 import { Messaging } from '@ancillary/messaging-kafka';
 import { reconcile } from '@ancillary/ops';
-import { captureLogger, testStack, uniqueName, waitFor } from '@ancillary/testing';
+import {
+  captureLogger,
+  createScratchDatabase,
+  testStack,
+  uniqueName,
+  waitFor,
+  type ScratchDatabase,
+} from '@ancillary/testing';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client, Pool } from 'pg';
+import type { Pool } from 'pg';
 import { provisionCatalogue } from './platform.fixture';
 
 const TOTAL = 2_000;
@@ -26,8 +33,8 @@ const suffix = uniqueName('k9')
   .toLowerCase()
   .replace(/[^a-z0-9]/g, '');
 const sourceSystem = `lis-${suffix}`;
-const database = `ancillary_${suffix}`;
 const fillerPrefix = `FK9${suffix.slice(-8).toUpperCase()}`;
+let scratch: ScratchDatabase;
 let databaseUrl: string;
 let pool: Pool;
 let messaging: Messaging;
@@ -131,14 +138,9 @@ const services: ServiceProcess[] = [];
 
 beforeAll(async () => {
   await provisionCatalogue(logger);
-  const admin = new Client({ connectionString: stack.databaseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${database}`);
-  await admin.end();
-  const url = new URL(stack.databaseUrl);
-  url.pathname = `/${database}`;
-  databaseUrl = url.toString();
-  pool = new Pool({ connectionString: databaseUrl, max: 2 });
+  scratch = await createScratchDatabase();
+  databaseUrl = scratch.url;
+  pool = scratch.pool(2);
 
   messaging = new Messaging(
     { service: 'kill-nine', brokers: stack.kafkaBrokers, registryUrl: stack.registryUrl },
@@ -162,11 +164,7 @@ afterAll(async () => {
   await gateway.close();
   for (const s of services) await s.stop();
   await messaging.close();
-  await pool.end();
-  const admin = new Client({ connectionString: stack.databaseUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  await admin.end();
+  await scratch.drop();
 }, 120_000);
 
 it(`keeps exactly ${TOTAL} reports through a SIGKILL of the normalizer and of the ehr-writer`, async () => {

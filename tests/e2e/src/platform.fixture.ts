@@ -9,11 +9,10 @@ import { startNormalizer, type NormalizerHandle } from '@ancillary/normalizer-se
 import type { Logger } from '@ancillary/observability';
 import { topicCatalogue } from '@ancillary/contracts';
 import { Messaging, provisionContracts } from '@ancillary/messaging-kafka';
-import { testStack, uniqueName, waitFor } from '@ancillary/testing';
+import { createScratchDatabase, testStack, uniqueName, waitFor } from '@ancillary/testing';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from 'pg';
 
 export interface LabPlatform {
   sourceSystem: string;
@@ -23,16 +22,6 @@ export interface LabPlatform {
   normalizer: NormalizerHandle;
   ehrWriter: EhrWriterHandle;
   stop(): Promise<void>;
-}
-
-async function withAdmin<T>(databaseUrl: string, run: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return await run(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /**
@@ -58,11 +47,8 @@ export async function startLabPlatform(logger: Logger): Promise<LabPlatform> {
   const suffix = uniqueName('e2e')
     .toLowerCase()
     .replace(/[^a-z0-9]/g, '');
-  const database = `ancillary_${suffix}`;
-  await withAdmin(stack.databaseUrl, (c) => c.query(`CREATE DATABASE ${database}`));
-  const url = new URL(stack.databaseUrl);
-  url.pathname = `/${database}`;
-  const databaseUrl = url.toString();
+  const scratch = await createScratchDatabase();
+  const databaseUrl = scratch.url;
   const terminologyDir = mkdtempSync(join(tmpdir(), 'terminology-'));
   cpSync(join(__dirname, '../../../libs/terminology/data'), terminologyDir, { recursive: true });
   const sourceSystem = `lis-${suffix}`;
@@ -112,9 +98,7 @@ export async function startLabPlatform(logger: Logger): Promise<LabPlatform> {
       await normalizer.close();
       await ehrWriter.close();
       rmSync(terminologyDir, { recursive: true, force: true });
-      await withAdmin(stack.databaseUrl, (c) =>
-        c.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
-      );
+      await scratch.drop();
     },
   };
 }

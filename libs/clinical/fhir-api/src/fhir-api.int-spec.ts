@@ -8,7 +8,7 @@ import { type LabResult, labResultEventId } from '@ancillary/contracts';
 import { createPool } from '@ancillary/database';
 import { FhirStore } from '@ancillary/fhir-store';
 import { captureLogger } from '@ancillary/testing';
-import { createScratchDatabase, type ScratchDatabase } from '../test/scratch-database';
+import { createScratchDatabase, type ScratchDatabase } from '@ancillary/testing';
 import type { Bundle } from './bundle';
 import type { CapabilityStatement } from './capability-statement';
 import { FhirApiModule } from './fhir-api.module';

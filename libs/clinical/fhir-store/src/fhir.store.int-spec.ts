@@ -9,7 +9,7 @@ import { createPool } from '@ancillary/database';
 import { captureLogger } from '@ancillary/testing';
 import type { Pool } from 'pg';
 import { labResult, observation } from '../test/lab-result.fixture';
-import { createScratchDatabase, type ScratchDatabase } from '../test/scratch-database';
+import { createScratchDatabase, type ScratchDatabase } from '@ancillary/testing';
 import {
   InvalidLabResultError,
   PatientIdentityConflictError,

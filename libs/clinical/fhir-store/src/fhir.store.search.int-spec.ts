@@ -5,7 +5,7 @@
  */
 import type { Pool } from 'pg';
 import { labResult, observation, T0 } from '../test/lab-result.fixture';
-import { createScratchDatabase, type ScratchDatabase } from '../test/scratch-database';
+import { createScratchDatabase, type ScratchDatabase } from '@ancillary/testing';
 import { FhirStore } from './fhir.store';
 import type { FhirResourceType } from './fhir.types';
 import { parseSearchQuery } from './search-query';

@@ -1,12 +1,11 @@
 /**
- * A database of its own for one test file on the stack's real PostgreSQL, created empty and
- * dropped afterwards (the same helper as in fhir-store's tests; test helpers are not exported
- * across libraries).
+ * A database of its own for one test file, on the stack's real PostgreSQL: created empty,
+ * dropped afterwards (WITH FORCE), so tests never see each other's rows nor anyone else's in the
+ * shared `ancillary` database.
  */
-import { createPool } from '@ancillary/database';
-import { testStack } from '@ancillary/testing';
+import { testStack } from './stack';
 import { randomBytes } from 'node:crypto';
-import type { Pool } from 'pg';
+import { Pool } from 'pg';
 
 export interface ScratchDatabase {
   name: string;
@@ -19,7 +18,7 @@ export interface ScratchDatabase {
 export async function createScratchDatabase(): Promise<ScratchDatabase> {
   const adminUrl = testStack().databaseUrl;
   const name = `ancillary_t_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
-  const admin = createPool({ databaseUrl: adminUrl, maxConnections: 1 });
+  const admin = new Pool({ connectionString: adminUrl, max: 1 });
   try {
     await admin.query(`CREATE DATABASE ${name}`);
   } finally {
@@ -32,13 +31,14 @@ export async function createScratchDatabase(): Promise<ScratchDatabase> {
     name,
     url: url.toString(),
     pool(maxConnections = 5) {
-      const pool = createPool({ databaseUrl: url.toString(), maxConnections });
+      const pool = new Pool({ connectionString: url.toString(), max: maxConnections });
+      pool.on('error', () => undefined); // a dropped idle connection must not crash the test
       pools.push(pool);
       return pool;
     },
     async drop() {
       await Promise.all(pools.map((p) => p.end()));
-      const dropper = createPool({ databaseUrl: adminUrl, maxConnections: 1 });
+      const dropper = new Pool({ connectionString: adminUrl, max: 1 });
       try {
         await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
