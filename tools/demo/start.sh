@@ -20,6 +20,7 @@ npm run --silent contracts:provision
 echo
 bash tools/platform/services.sh up
 echo
+since="$(date -u -d '-5 seconds' +%Y-%m-%dT%H:%M:%SZ)"
 echo "Simulated LIS: $count results at $rate/s over MLLP to 127.0.0.1:2575"
 npm run --silent sim:lis -- --port 2575 --rate "$rate" --count "$count" || true
 
@@ -27,17 +28,19 @@ npm run --silent sim:lis -- --port 2575 --rate "$rate" --count "$count" || true
 . .stack/env
 fhir=http://127.0.0.1:8083/fhir
 echo
-echo "Waiting for the chart to catch up..."
-for _ in $(seq 1 60); do
-  total=$(curl -fsS "$fhir/DiagnosticReport?_count=1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).total??0)}catch{console.log(0)}})')
-  [[ ${total:-0} -gt 0 ]] && break
-  sleep 1
+echo "Waiting until every message sent is in the chart or a dead-letter topic (npm run reconcile)..."
+audit=.stack/logs/demo-reconcile.txt
+for _ in $(seq 1 40); do
+  if npm run --silent reconcile -- --since "$since" --source-system lis-main >"$audit" 2>/dev/null; then break; fi
+  sleep 3
 done
+sed -n '1,30p' "$audit"
+total=$(curl -fsS "$fhir/DiagnosticReport?_count=1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).total??0)}catch{console.log(0)}})')
 patient=$(curl -fsS "$fhir/Patient?_count=1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).entry[0].resource.id)}catch{console.log("")}})')
 
 cat <<TXT
 
-The lab results flow is running: ${total:-0} diagnostic reports in the chart so far.
+The lab results flow is running: ${total:-0} diagnostic reports in the chart (full audit: $audit).
 
   LIS -> MLLP             127.0.0.1:2575  (send your own: npm run sim:lis -- --rate 10 --count 20)
   FHIR R4 API             $fhir/metadata
@@ -51,7 +54,7 @@ Look around:
   npm run topic:tail -- clinical.results.v1 --from-beginning       canonical results, decoded
   npm run topic:tail -- clinical.alerts.v1 --from-beginning        critical-value alerts
   npm run topic:tail -- lab.hl7-inbound.v1.dlt --from-beginning    what could not be mapped, and why
-  npm run reconcile -- --since "$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)"      go-live audit: every message in the chart or a DLT
+  npm run reconcile -- --since $since --source-system lis-main   go-live audit: every message in the chart or a DLT
   npm run dlt:replay -- --topic lab.hl7-inbound.v1.dlt --dry-run   what a replay would resend
   bash tools/platform/services.sh status ; npm run stack:status
 

@@ -1,0 +1,100 @@
+# syntax=docker/dockerfile:1
+#
+# One image for every service of the platform and its provisioning job. The command selects what
+# runs (the entry point is `node -r @swc-node/register`, as in tools/platform/services.sh):
+#
+#   docker build -t ancillary-hub:local .
+#   docker run --rm ancillary-hub:local                                   # lab-gateway (default)
+#   docker run --rm ancillary-hub:local apps/normalizer/src/main.ts
+#   docker run --rm ancillary-hub:local apps/ehr-writer/src/main.ts
+#   docker run --rm ancillary-hub:local tools/contracts/provision.ts      # before the services
+#
+# NOT BUILT ON THE DEV/CI MACHINES: they have the docker CLI but no Docker engine, so this file
+# has never been built or run there. It was written against the repository as it is and checked
+# by reading; the build-time smoke test below is what catches a missing file or module.
+# See deploy/README.md.
+#
+# There is no separate build step in this repository: every service and tool runs its TypeScript
+# sources through @swc-node/register (transpiled in memory at start-up, path aliases from
+# tsconfig.base.json). The image therefore ships the sources, tsconfig*.json and the workspace's
+# node_modules, and runs them exactly the way `npm run services:up` does on a developer machine.
+
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# --- dependencies --------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# `npm ci` installs exactly the lockfile. Development dependencies stay: @swc-node/register,
+# @swc/core and typescript (which the register hook loads) are devDependencies, and they are the
+# runtime launcher here. NODE_ENV is deliberately unset in this stage: NODE_ENV=production would
+# make npm omit them.
+# --ignore-scripts: no install script is needed at run time. The ones in the tree are the `node`
+# package's (it downloads a second Node binary for npm scripts; the image has its own Node 24),
+# @swc/core's (checks that its native binding, an optional dependency npm already installed for
+# this platform, loads), nx's, protobufjs's (a version notice), and native builds of tools the
+# services never load (cpu-features, @parcel/watcher).
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --ignore-scripts --no-audit --no-fund \
+ && rm -rf node_modules/node node_modules/.bin/node
+
+# --- runtime -------------------------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+# tini as PID 1: it forwards SIGTERM/SIGINT to node (whose shutdown hooks stop taking work, finish
+# the messages in hand, commit and disconnect) and reaps zombies. Node as PID 1 would get no
+# default signal dispositions from the kernel.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+# NODE_OPTIONS: the same flag as the local launcher (kafkajs schedules negative timeouts).
+# SWC_NODE_CACHE_DIR: @swc-node/register keeps a transform cache on disk and a service fails at
+# start-up (ENOENT from mkdir, reproduced with a read-only mount) when it cannot create it. /tmp
+# is the one writable place: an emptyDir in Kubernetes, a tmpfs in docker-compose.yml.
+# SWC_NODE_CACHE=0 would turn the cache off instead (every start then transpiles from scratch).
+ENV NODE_ENV=production \
+    NODE_OPTIONS=--disable-warning=TimeoutNegativeWarning \
+    SWC_NODE_CACHE_DIR=/tmp/swc-node
+
+COPY --from=deps /app/node_modules ./node_modules
+# What .dockerignore lets in: manifests, tsconfig (the register hook reads ./tsconfig.json and
+# its paths), the apps, the libs (libs/terminology/data is the default TERMINOLOGY_DIR) and the
+# tools an operator runs in a pod (provisioning, topic tail, dead-letter replay, reconcile).
+COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
+COPY apps ./apps
+COPY libs ./libs
+COPY tools ./tools
+
+# Files stay owned by root and read-only to the service user.
+USER 1000:1000
+
+# Smoke test at build time: each entry point must load every module it imports (transpiled, path
+# aliases resolved) and then refuse the empty configuration with its documented exit status —
+# 78 for a service, 2 for a tool. A file missing from the image fails the build here, not in a pod.
+RUN set -u; \
+    check() { \
+      expected=$1; shift; \
+      out="$(SWC_NODE_CACHE=0 node -r @swc-node/register "$@" 2>&1)"; status=$?; \
+      if [ "$status" -ne "$expected" ]; then \
+        printf '%s\n' "$out" >&2; \
+        echo "smoke test: $* exited $status, expected $expected" >&2; \
+        exit 1; \
+      fi; \
+    }; \
+    check 78 apps/lab-gateway/src/main.ts; \
+    check 78 apps/normalizer/src/main.ts; \
+    check 78 apps/ehr-writer/src/main.ts; \
+    check 2 tools/contracts/provision.ts; \
+    check 2 tools/kafka/tail.ts; \
+    check 2 tools/ops/dlt-replay.ts; \
+    check 2 tools/ops/reconcile.ts
+
+# MLLP (lab-gateway) and the HTTP ports of lab-gateway, normalizer, ehr-writer (/health, /ready,
+# /metrics; the ehr-writer's FHIR API at /fhir). Documentation only: one image, several services.
+EXPOSE 2575 8081 8082 8083
+
+# No HEALTHCHECK: Kubernetes ignores it and uses the probes in deploy/k8s; docker-compose.yml
+# declares its own per service, since the port differs by service.
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "-r", "@swc-node/register"]
+CMD ["apps/lab-gateway/src/main.ts"]
