@@ -49,13 +49,22 @@ RUN apt-get update \
 
 WORKDIR /app
 # NODE_OPTIONS: the same flag as the local launcher (kafkajs schedules negative timeouts).
-# SWC_NODE_CACHE_DIR: @swc-node/register keeps a transform cache on disk and a service fails at
-# start-up (ENOENT from mkdir, reproduced with a read-only mount) when it cannot create it. /tmp
-# is the one writable place: an emptyDir in Kubernetes, a tmpfs in docker-compose.yml.
-# SWC_NODE_CACHE=0 would turn the cache off instead (every start then transpiles from scratch).
+#
+# The transpiler writes at start-up, so /tmp must be writable (an emptyDir in Kubernetes, a tmpfs
+# in docker-compose.yml; the rest of the filesystem can be read-only). Both were reproduced on a
+# read-only root with the exact dependency versions of package-lock.json:
+# - SWC_NODE_CACHE_DIR: @swc-node/register keeps a transform cache on disk and the service dies at
+#   start-up (ENOENT from mkdir) when it cannot create it. SWC_NODE_CACHE=0 turns it off instead.
+# - SWC_NATIVE_BINDING_CACHE: @swc/core's native addon ships compressed and is unpacked (~30 MB)
+#   into this directory on first load; it refuses to load ("Failed to load native binding") when
+#   the directory cannot be written, or when a parent directory is world-writable without the
+#   sticky bit — as a Kubernetes emptyDir is (0777). deploy/k8s therefore also sets
+#   SWC_NATIVE_BINDING_CACHE_SKIP_SECURITY_CHECK=1 (see the note there); a tmpfs is 1777 (sticky)
+#   and needs nothing more.
 ENV NODE_ENV=production \
     NODE_OPTIONS=--disable-warning=TimeoutNegativeWarning \
-    SWC_NODE_CACHE_DIR=/tmp/swc-node
+    SWC_NODE_CACHE_DIR=/tmp/swc-node \
+    SWC_NATIVE_BINDING_CACHE=/tmp/swc-native
 
 COPY --from=deps /app/node_modules ./node_modules
 # What .dockerignore lets in: manifests, tsconfig (the register hook reads ./tsconfig.json and
@@ -72,6 +81,7 @@ USER 1000:1000
 # Smoke test at build time: each entry point must load every module it imports (transpiled, path
 # aliases resolved) and then refuse the empty configuration with its documented exit status —
 # 78 for a service, 2 for a tool. A file missing from the image fails the build here, not in a pod.
+# The native addon it unpacks into /tmp is removed again: it must not end up in the layer.
 RUN set -u; \
     check() { \
       expected=$1; shift; \
@@ -88,7 +98,8 @@ RUN set -u; \
     check 2 tools/contracts/provision.ts; \
     check 2 tools/kafka/tail.ts; \
     check 2 tools/ops/dlt-replay.ts; \
-    check 2 tools/ops/reconcile.ts
+    check 2 tools/ops/reconcile.ts; \
+    rm -rf /tmp/swc-native
 
 # MLLP (lab-gateway) and the HTTP ports of lab-gateway, normalizer, ehr-writer (/health, /ready,
 # /metrics; the ehr-writer's FHIR API at /fhir). Documentation only: one image, several services.

@@ -11,6 +11,7 @@
  * are made by the repository's own migrations, in a scratch database created for the run and
  * dropped after it.
  */
+import { payloadDigest } from '@ancillary/contracts';
 import { Hl7Message } from '@ancillary/hl7-core';
 import {
   DEFAULT_PLACER_ORDER_SYSTEM,
@@ -106,7 +107,12 @@ export function rowsFor(
     const hl7 = Hl7Message.parse(message.bytes);
     const results = normalizeLabMessage(
       hl7,
-      { sourceSystem, envelopeId: randomUUID(), receivedAt: Date.now() },
+      {
+        sourceSystem,
+        envelopeId: randomUUID(),
+        receivedAt: Date.now(),
+        payloadDigest: payloadDigest(message.bytes),
+      },
       terminology,
     );
     for (const result of results) {

@@ -14,17 +14,27 @@ function nameBasedUuid(name: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** SHA-256 of a message's bytes, hex: tells a resend (same bytes) from a reused MSH-10. */
+export function payloadDigest(payload: Uint8Array): string {
+  return createHash('sha256').update(payload).digest('hex');
+}
+
 /**
  * The id of the LabResult for one order group (OBR) of one source message: a message is
- * identified by its ancillary connection and MSH-10, a result by its position in it.
+ * identified by its ancillary connection, its MSH-10 and the digest of its bytes
+ * (`payloadDigest`), a result by its position in it. The digest matters: a LIS that reuses
+ * control ids (after a restore, a counter reset) sends a new message under an old MSH-10, and an
+ * id from the control id alone would make the repository take the new result for a replay of
+ * the old one and leave it out of the chart.
  */
 export function labResultEventId(
   sourceSystem: string,
   messageControlId: string,
   orderIndex: number,
+  messageDigest: string,
 ): string {
   return nameBasedUuid(
-    `lab-result\u0000${sourceSystem}\u0000${messageControlId}\u0000${orderIndex}`,
+    `lab-result\u0000${sourceSystem}\u0000${messageControlId}\u0000${messageDigest}\u0000${orderIndex}`,
   );
 }
 

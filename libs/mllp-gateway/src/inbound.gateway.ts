@@ -5,7 +5,7 @@
  * content we will never accept, AR/CR with an ERR saying why. Nothing is acknowledged that is
  * not on the topic.
  */
-import { type RawHl7Envelope, type TopicDefinition } from '@ancillary/contracts';
+import { payloadDigest, type RawHl7Envelope, type TopicDefinition } from '@ancillary/contracts';
 import type { Hl7Message } from '@ancillary/hl7-core';
 import { MllpResult, type MllpHandlerResult, type MllpMessageContext } from '@ancillary/hl7-mllp';
 import { type MessageProducer, newMessageContext } from '@ancillary/messaging-kafka';
@@ -17,7 +17,7 @@ import {
   type Logger,
 } from '@ancillary/observability';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { DedupeStore } from './dedupe.store';
 
 export interface InboundGatewayOptions {
@@ -129,7 +129,7 @@ export class InboundGateway {
     const key = {
       sourceSystem,
       messageControlId: controlId,
-      payloadDigest: createHash('sha256').update(context.raw).digest('hex'),
+      payloadDigest: payloadDigest(context.raw),
     };
     const dedupe = this.options.dedupe;
     if (dedupe) {

@@ -6,6 +6,7 @@
 import { labResultEventId, type LabResult } from '@ancillary/contracts';
 import { createPool } from '@ancillary/database';
 import { uniqueName } from '@ancillary/testing';
+import { digestOf } from './hl7.fixtures';
 import type { Pool } from 'pg';
 
 export interface ScratchChart {
@@ -70,7 +71,12 @@ export async function createScratchChart(databaseUrl: string): Promise<ScratchCh
     url: url.toString(),
     pool,
     async applied(row) {
-      const eventId = labResultEventId(row.sourceSystem, row.messageControlId, row.orderIndex);
+      const eventId = labResultEventId(
+        row.sourceSystem,
+        row.messageControlId,
+        row.orderIndex,
+        digestOf(row.sourceSystem, row.messageControlId),
+      );
       const reportId = `dr-${eventId.slice(0, 13)}`;
       const version = row.reportVersion ?? 1;
       await pool.query(
@@ -123,7 +129,12 @@ export function labResult(
   orderIndex: number,
 ): LabResult {
   return {
-    eventId: labResultEventId(sourceSystem, messageControlId, orderIndex),
+    eventId: labResultEventId(
+      sourceSystem,
+      messageControlId,
+      orderIndex,
+      digestOf(sourceSystem, messageControlId),
+    ),
     sourceSystem,
     messageControlId,
     orderIndex,

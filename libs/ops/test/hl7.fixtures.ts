@@ -2,7 +2,7 @@
  * Synthetic HL7 messages and envelopes for the ops tests, built with @ancillary/hl7-core the
  * way an LIS would send them. All names and identifiers are made up.
  */
-import type { RawHl7Envelope } from '@ancillary/contracts';
+import { payloadDigest, type RawHl7Envelope } from '@ancillary/contracts';
 import { Hl7Message } from '@ancillary/hl7-core';
 import { randomUUID } from 'node:crypto';
 
@@ -73,6 +73,8 @@ export function envelopeOf(
   sourceSystem: string,
   receivedAt: number = Date.now(),
 ): RawHl7Envelope {
+  const payload = Buffer.from(message.toBytes());
+  digests.set(`${sourceSystem}\u0000${message.controlId}`, payloadDigest(payload));
   return {
     envelopeId: randomUUID(),
     receivedAt,
@@ -86,7 +88,17 @@ export function envelopeOf(
     messageStructure: message.messageStructure || null,
     hl7Version: message.version,
     charset: message.charset,
-    payload: Buffer.from(message.toBytes()),
+    payload,
     peerAddress: '127.0.0.1:40000',
   };
+}
+
+const digests = new Map<string, string>();
+
+/**
+ * The payload digest of the envelope last built for this message (event ids include it), or a
+ * stand-in for a ledger row whose message was never put on the topic.
+ */
+export function digestOf(sourceSystem: string, controlId: string): string {
+  return digests.get(`${sourceSystem}\u0000${controlId}`) ?? `no-envelope-${controlId}`;
 }

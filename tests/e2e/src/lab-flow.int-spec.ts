@@ -253,6 +253,22 @@ describe('lab results end to end', () => {
     expect(history.body.total ?? history.body.entry?.length).toBe(2);
   });
 
+  it('does not take a new message under a reused MSH-10 for a resend: both reach the chart', async () => {
+    // LIS control-id counters restart after a restore; a new result under an old MSH-10 must
+    // not be acknowledged as a duplicate by the gateway nor skipped as a replay by the chart.
+    const reused = controlId();
+    const [firstFiller, secondFiller] = [uniqueName('FL'), uniqueName('FL')];
+    const reusedMrn = uniqueName('MRN');
+    for (const f of [firstFiller, secondFiller]) {
+      const ack = await client.send(
+        oru({ controlId: reused, mrn: reusedMrn, filler: f, obx: BMP }),
+      );
+      expect(ack.code).toBe('AA');
+    }
+    await reportFor(firstFiller);
+    await reportFor(secondFiller);
+  });
+
   it('answers a malformed or unaccepted message with AR and an ERR naming the problem, and stays up', async () => {
     const notAResult = oru({
       controlId: controlId(),

@@ -45,7 +45,7 @@ function result(
   overrides: Partial<LabResult> = {},
 ): LabResult {
   return {
-    eventId: labResultEventId('LIS-API', controlId, 0),
+    eventId: labResultEventId('LIS-API', controlId, 0, 'api-fixture'),
     sourceSystem: 'LIS-API',
     messageControlId: controlId,
     orderIndex: 0,

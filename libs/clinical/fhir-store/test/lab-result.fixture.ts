@@ -56,7 +56,7 @@ export function labResult(
   const messageControlId = options.messageControlId ?? 'MSG-0001';
   const orderIndex = options.orderIndex ?? 0;
   return {
-    eventId: labResultEventId(sourceSystem, messageControlId, orderIndex),
+    eventId: labResultEventId(sourceSystem, messageControlId, orderIndex, 'store-fixture'),
     sourceSystem,
     messageControlId,
     orderIndex,

@@ -33,14 +33,18 @@ describe('normalizeLabMessage', () => {
     it('gives one LabResult per OBR, with deterministic event ids', () => {
       expect(results).toHaveLength(2);
       expect(results.map((r) => r.orderIndex)).toEqual([0, 1]);
-      expect(bmp?.eventId).toBe(labResultEventId(SOURCE.sourceSystem, 'NWH000001', 0));
-      expect(cbc?.eventId).toBe(labResultEventId(SOURCE.sourceSystem, 'NWH000001', 1));
+      expect(bmp?.eventId).toBe(
+        labResultEventId(SOURCE.sourceSystem, 'NWH000001', 0, SOURCE.payloadDigest),
+      );
+      expect(cbc?.eventId).toBe(
+        labResultEventId(SOURCE.sourceSystem, 'NWH000001', 1, SOURCE.payloadDigest),
+      );
       expect(normalizeFixture('oru-r01-v251-nwh-bmp-cbc.hl7')).toEqual(results);
     });
 
     it('fills every field of the first result', () => {
       expect({ ...bmp, observations: bmp?.observations.slice(0, 1) }).toEqual({
-        eventId: labResultEventId(SOURCE.sourceSystem, 'NWH000001', 0),
+        eventId: labResultEventId(SOURCE.sourceSystem, 'NWH000001', 0, SOURCE.payloadDigest),
         sourceSystem: 'lab-gateway/NWH-LAB',
         messageControlId: 'NWH000001',
         orderIndex: 0,

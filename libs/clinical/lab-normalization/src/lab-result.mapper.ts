@@ -52,6 +52,11 @@ export interface LabMessageSource {
   readonly envelopeId: string | null;
   /** When the gateway received the message, epoch ms. */
   readonly receivedAt: number;
+  /**
+   * `payloadDigest()` of the message's bytes as received (the envelope payload): part of the
+   * event id, so that a reused MSH-10 with other content is a new event, not a replay.
+   */
+  readonly payloadDigest: string;
 }
 
 export interface NormalizeOptions {
@@ -102,7 +107,7 @@ const ADMINISTRATIVE_SEX = new Set(['A', 'F', 'M', 'N', 'O', 'U']);
 /**
  * Maps an ORU^R01 to canonical lab results: one `LabResult` per order group (OBR), in message
  * order, `orderIndex` counted from 0 across the whole message and
- * `eventId = labResultEventId(sourceSystem, MSH-10, orderIndex)`, so mapping the same message
+ * `eventId = labResultEventId(sourceSystem, MSH-10, orderIndex, payloadDigest)`, so mapping the same message
  * again gives the same ids.
  *
  * Codes are mapped with `terminology` for the sending facility MSH-4.1: OBR-4 through the
@@ -281,7 +286,12 @@ class OruR01Mapper {
     const observations = this.observations(order, effectiveAt);
     this.setId = null;
     return {
-      eventId: labResultEventId(this.source.sourceSystem, this.message.controlId, orderIndex),
+      eventId: labResultEventId(
+        this.source.sourceSystem,
+        this.message.controlId,
+        orderIndex,
+        this.source.payloadDigest,
+      ),
       sourceSystem: this.source.sourceSystem,
       messageControlId: this.message.controlId,
       orderIndex,

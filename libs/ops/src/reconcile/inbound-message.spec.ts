@@ -1,4 +1,4 @@
-import { labResultEventId } from '@ancillary/contracts';
+import { labResultEventId, payloadDigest } from '@ancillary/contracts';
 import { adtA08, envelopeOf, oruR01 } from '../../test/hl7.fixtures';
 import { expectedResults, identityOf } from './inbound-message';
 
@@ -6,7 +6,9 @@ describe('expectedResults', () => {
   it('expects one LabResult per order group, with the normalizer’s event ids', () => {
     const envelope = envelopeOf(oruR01('CTRL-1', 3), 'LIS-MAIN');
     expect(expectedResults(envelope)).toEqual({
-      expectedEventIds: [0, 1, 2].map((i) => labResultEventId('LIS-MAIN', 'CTRL-1', i)),
+      expectedEventIds: [0, 1, 2].map((i) =>
+        labResultEventId('LIS-MAIN', 'CTRL-1', i, payloadDigest(envelope.payload)),
+      ),
     });
   });
 
@@ -14,8 +16,11 @@ describe('expectedResults', () => {
     const message = oruR01('CTRL-2', 1);
     message.addSegment('PID', ['1', '', 'MRN-TEST-9']);
     message.addSegment('OBR', ['1', 'PLC9', 'FIL9', ['K', 'Potassium', 'L']]);
-    const ids = expectedResults(envelopeOf(message, 'LIS-MAIN')).expectedEventIds;
-    expect(ids).toEqual([0, 1].map((i) => labResultEventId('LIS-MAIN', 'CTRL-2', i)));
+    const envelope = envelopeOf(message, 'LIS-MAIN');
+    const ids = expectedResults(envelope).expectedEventIds;
+    expect(ids).toEqual(
+      [0, 1].map((i) => labResultEventId('LIS-MAIN', 'CTRL-2', i, payloadDigest(envelope.payload))),
+    );
   });
 
   it('expects nothing of a message that is not ORU^R01', () => {

@@ -1,9 +1,9 @@
 /**
  * What the audit expects of one record of the lab inbound topic: which LabResult events it
  * must have produced. An ORU^R01 yields one LabResult per order group (OBR), identified by
- * labResultEventId(sourceSystem, MSH-10, orderIndex) — the same id the normalizer computes.
+ * labResultEventId(sourceSystem, MSH-10, orderIndex, payloadDigest) — the same id the normalizer computes.
  */
-import { labResultEventId, type RawHl7Envelope } from '@ancillary/contracts';
+import { labResultEventId, payloadDigest, type RawHl7Envelope } from '@ancillary/contracts';
 import { Hl7Message, readOruR01, type FallbackCharset } from '@ancillary/hl7-core';
 
 /** The message type whose results must reach the chart; anything else is "not a result". */
@@ -71,7 +71,12 @@ export function expectedResults(
     const orders = readOruR01(message).patientResults.flatMap((result) => result.orders);
     return {
       expectedEventIds: orders.map((_order, orderIndex) =>
-        labResultEventId(envelope.sourceSystem, envelope.messageControlId, orderIndex),
+        labResultEventId(
+          envelope.sourceSystem,
+          envelope.messageControlId,
+          orderIndex,
+          payloadDigest(envelope.payload),
+        ),
       ),
     };
   } catch (error) {

@@ -18,7 +18,7 @@ function message(controlId: string, orders: number, offset = '10'): InboundMessa
     messageType: 'ORU^R01',
     receivedAt: new Date('2026-11-26T08:00:00Z'),
     expectedEventIds: Array.from({ length: orders }, (_v, i) =>
-      labResultEventId(SOURCE, controlId, i),
+      labResultEventId(SOURCE, controlId, i, `digest-${controlId}`),
     ),
   };
 }

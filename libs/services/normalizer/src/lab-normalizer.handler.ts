@@ -10,6 +10,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  payloadDigest,
   Topics,
   type CriticalAlert,
   type LabResult,
@@ -147,6 +148,7 @@ export class LabNormalizerHandler {
           sourceSystem: envelope.sourceSystem,
           envelopeId: envelope.envelopeId,
           receivedAt: envelope.receivedAt,
+          payloadDigest: payloadDigest(envelope.payload),
         },
         terminology,
         { defaultTimeZone: this.settings.defaultTimeZone },

@@ -15,6 +15,7 @@ export const SOURCE: LabMessageSource = {
   sourceSystem: 'lab-gateway/NWH-LAB',
   envelopeId: '6c1f2a9e-0d4b-4d3e-9a51-1f2f3a4b5c6d',
   receivedAt: Date.UTC(2026, 10, 15, 13, 31, 0),
+  payloadDigest: 'fixture-digest',
 };
 
 /** A fixture's bytes, parsed as the gateway would (charset from MSH-18). */
