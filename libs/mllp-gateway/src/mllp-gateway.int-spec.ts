@@ -11,13 +11,13 @@ import {
   RawHl7EnvelopeContract,
   type RawHl7Envelope,
 } from '@ancillary/contracts';
-import { encodeFrame, MllpClient, MllpNackError } from '@ancillary/hl7-mllp';
+import { MllpClient, MllpNackError } from '@ancillary/hl7-mllp';
 import { startTracing, type TracingHandle } from '@ancillary/observability';
-import { connect } from 'node:net';
 import { deleteTopics, Messaging, provisionContracts } from '@ancillary/messaging-kafka';
 import { MessagingModule } from '@ancillary/messaging-nest';
 import { ObservabilityModule } from '@ancillary/observability-nest';
 import { startService, type ServiceHandle } from '@ancillary/service-kit';
+import { RawMllpConnection } from '@ancillary/simulators';
 import { captureLogger, testStack, testTopic, uniqueName, waitFor } from '@ancillary/testing';
 import type { KafkaMessage } from 'kafkajs';
 import { MllpGatewayLifecycle, MllpGatewayModule } from './mllp-gateway.module';
@@ -110,20 +110,16 @@ async function records(
   }
 }
 
-/** Sends one frame over a plain socket and returns the answer frame's text. */
-function rawExchange(port: number, payload: Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => socket.write(encodeFrame(payload)));
-    let received = Buffer.alloc(0);
-    socket.on('data', (chunk) => {
-      received = Buffer.concat([received, chunk]);
-      if (received.includes(0x1c)) {
-        socket.end();
-        resolve(received.toString('utf8'));
-      }
-    });
-    socket.on('error', reject);
-  });
+/** Sends one MLLP frame over a bare socket (the client refuses to send what does not parse). */
+async function rawExchange(port: number, payload: Buffer): Promise<string> {
+  const connection = new RawMllpConnection({ host: '127.0.0.1', port });
+  try {
+    const outcome = await connection.send(payload, 10_000);
+    if (outcome.type !== 'ack') throw new Error(`no ACK: ${JSON.stringify(outcome)}`);
+    return outcome.ack.toString();
+  } finally {
+    await connection.close();
+  }
 }
 
 beforeAll(async () => {

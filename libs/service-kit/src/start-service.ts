@@ -8,8 +8,15 @@
  */
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { assertSupportedNode, ConfigError, UnsupportedRuntimeError } from '@ancillary/config';
-import { describeError, startTracing, type Logger } from '@ancillary/observability';
+import {
+  assertSupportedNode,
+  ConfigError,
+  loadConfig,
+  UnsupportedRuntimeError,
+  type Environment,
+} from '@ancillary/config';
+import { createLogger, describeError, startTracing, type Logger } from '@ancillary/observability';
+import type { z } from 'zod';
 import { PinoNestLogger } from '@ancillary/observability-nest';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -85,4 +92,42 @@ export function runMain(
       : {}),
   });
   start(env).catch((error: unknown) => fail(error, error instanceof ConfigError ? 78 : 1));
+}
+
+export interface StartFromEnvOptions {
+  /** Default: a JSON logger named after SERVICE_NAME at LOG_LEVEL. */
+  logger?: Logger;
+  /** Off for in-process tests that run several services. */
+  shutdownHooks?: boolean;
+}
+
+/** The settings every service's environment carries (serviceEnvSchema). */
+interface BaseServiceConfig {
+  SERVICE_NAME: string;
+  LOG_LEVEL: string;
+  HTTP_HOST: string;
+  HTTP_PORT: number;
+}
+
+/**
+ * A service's start from its environment: validate it with the service's schema (all problems
+ * at once), create the logger, build the module, listen. Returns the handle and the config.
+ */
+export async function startFromEnv<S extends z.ZodType<BaseServiceConfig>>(
+  schema: S,
+  env: Environment,
+  module: (config: z.output<S>, logger: Logger) => DynamicModule,
+  options: StartFromEnvOptions = {},
+): Promise<ServiceHandle & { config: z.output<S>; logger: Logger }> {
+  const config = loadConfig(schema, env);
+  const logger =
+    options.logger ?? createLogger({ service: config.SERVICE_NAME, level: config.LOG_LEVEL });
+  const handle = await startService({
+    module: module(config, logger),
+    logger,
+    host: config.HTTP_HOST,
+    port: config.HTTP_PORT,
+    ...(options.shutdownHooks !== undefined ? { shutdownHooks: options.shutdownHooks } : {}),
+  });
+  return { ...handle, config, logger };
 }

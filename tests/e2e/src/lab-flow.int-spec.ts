@@ -6,10 +6,10 @@
  * the replay command sends it through; and one trace links the three services' spans.
  */
 import { DeadLetterHeaders, MessageHeaders, Topics, deadLetterTopicOf } from '@ancillary/contracts';
-import { encodeFrame, MllpClient, MllpNackError } from '@ancillary/hl7-mllp';
-import { connect } from 'node:net';
+import { MllpClient, MllpNackError } from '@ancillary/hl7-mllp';
 import { Messaging } from '@ancillary/messaging-kafka';
 import { startTracing, type TracingHandle } from '@ancillary/observability';
+import { RawMllpConnection } from '@ancillary/simulators';
 import { captureLogger, testStack, uniqueName, waitFor } from '@ancillary/testing';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { execFile } from 'node:child_process';
@@ -98,19 +98,15 @@ async function reportFor(filler: string, expectedVersion = '1'): Promise<Resourc
 }
 
 /** Sends one MLLP frame over a bare socket (the client refuses to send what does not parse). */
-function rawExchange(port: number, payload: Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => socket.write(encodeFrame(payload)));
-    let received = Buffer.alloc(0);
-    socket.on('data', (chunk) => {
-      received = Buffer.concat([received, chunk]);
-      if (received.includes(0x1c)) {
-        socket.end();
-        resolve(received.toString('utf8'));
-      }
-    });
-    socket.on('error', reject);
-  });
+async function rawExchange(port: number, payload: Buffer): Promise<string> {
+  const connection = new RawMllpConnection({ host: '127.0.0.1', port });
+  try {
+    const outcome = await connection.send(payload, 10_000);
+    if (outcome.type !== 'ack') throw new Error(`no ACK: ${JSON.stringify(outcome)}`);
+    return outcome.ack.toString();
+  } finally {
+    await connection.close();
+  }
 }
 
 beforeAll(async () => {

@@ -13,7 +13,6 @@ import {
 import {
   databaseEnvSchema,
   ianaTimeZone,
-  loadConfig,
   port,
   positiveInt,
   type Environment,
@@ -22,14 +21,15 @@ import { createPool, databaseReadiness } from '@ancillary/database';
 import { FhirApiModule } from '@ancillary/fhir-api';
 import { DEFAULT_PLACER_ORDER_SYSTEM, FhirStore } from '@ancillary/fhir-store';
 import { MessagingModule } from '@ancillary/messaging-nest';
-import { createLogger, type Logger } from '@ancillary/observability';
+import { type Logger } from '@ancillary/observability';
 import { ObservabilityModule, ReadinessRegistry } from '@ancillary/observability-nest';
 import {
   consumerDefaultsFrom,
   kafkaServiceEnvSchema,
   messagingOptionsFrom,
-  startService,
+  startFromEnv,
   type ServiceHandle,
+  type StartFromEnvOptions,
 } from '@ancillary/service-kit';
 import type { Pool } from 'pg';
 import { z } from 'zod';
@@ -116,17 +116,13 @@ export interface EhrWriterHandle extends ServiceHandle {
 
 export async function startEhrWriter(
   env: Environment,
-  options: { logger?: Logger; shutdownHooks?: boolean } = {},
+  options: StartFromEnvOptions = {},
 ): Promise<EhrWriterHandle> {
-  const config = loadConfig(ehrWriterEnvSchema, env);
-  const logger =
-    options.logger ?? createLogger({ service: config.SERVICE_NAME, level: config.LOG_LEVEL });
-  const handle = await startService({
-    module: EhrWriterModule.forRoot(config, logger),
-    logger,
-    host: config.HTTP_HOST,
-    port: config.HTTP_PORT,
-    ...(options.shutdownHooks !== undefined ? { shutdownHooks: options.shutdownHooks } : {}),
-  });
-  return { ...handle, config, fhirBaseUrl: `${handle.url}/fhir` };
+  const handle = await startFromEnv(
+    ehrWriterEnvSchema,
+    env,
+    (c, l) => EhrWriterModule.forRoot(c, l),
+    options,
+  );
+  return { ...handle, fhirBaseUrl: `${handle.url}/fhir` };
 }

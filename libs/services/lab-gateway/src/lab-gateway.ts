@@ -4,17 +4,18 @@
  * this is the lab connection's configuration and wiring.
  */
 import { Module, type DynamicModule } from '@nestjs/common';
-import { loadConfig, port, positiveInt, type Environment } from '@ancillary/config';
+import { port, positiveInt, type Environment } from '@ancillary/config';
 import { Topics } from '@ancillary/contracts';
 import { MllpGatewayLifecycle, MllpGatewayModule } from '@ancillary/mllp-gateway';
 import { MessagingModule } from '@ancillary/messaging-nest';
-import { createLogger, type Logger } from '@ancillary/observability';
+import { type Logger } from '@ancillary/observability';
 import { ObservabilityModule } from '@ancillary/observability-nest';
 import {
   kafkaServiceEnvSchema,
   messagingOptionsFrom,
-  startService,
+  startFromEnv,
   type ServiceHandle,
+  type StartFromEnvOptions,
 } from '@ancillary/service-kit';
 import { z } from 'zod';
 
@@ -90,25 +91,15 @@ export interface LabGatewayHandle extends ServiceHandle {
   config: LabGatewayConfig;
 }
 
-export interface StartOptions {
-  logger?: Logger;
-  /** Off for in-process tests that run several services. */
-  shutdownHooks?: boolean;
-}
-
 export async function startLabGateway(
   env: Environment,
-  options: StartOptions = {},
+  options: StartFromEnvOptions = {},
 ): Promise<LabGatewayHandle> {
-  const config = loadConfig(labGatewayEnvSchema, env);
-  const logger =
-    options.logger ?? createLogger({ service: config.SERVICE_NAME, level: config.LOG_LEVEL });
-  const handle = await startService({
-    module: LabGatewayModule.forRoot(config, logger),
-    logger,
-    host: config.HTTP_HOST,
-    port: config.HTTP_PORT,
-    ...(options.shutdownHooks !== undefined ? { shutdownHooks: options.shutdownHooks } : {}),
-  });
-  return { ...handle, config, mllpPort: handle.app.get(MllpGatewayLifecycle).port };
+  const handle = await startFromEnv(
+    labGatewayEnvSchema,
+    env,
+    (c, l) => LabGatewayModule.forRoot(c, l),
+    options,
+  );
+  return { ...handle, mllpPort: handle.app.get(MllpGatewayLifecycle).port };
 }

@@ -9,16 +9,17 @@ import {
   Inject,
   Injectable,
 } from '@nestjs/common';
-import { booleanFlag, ianaTimeZone, loadConfig, port, type Environment } from '@ancillary/config';
+import { booleanFlag, ianaTimeZone, port, type Environment } from '@ancillary/config';
 import { MessagingModule } from '@ancillary/messaging-nest';
-import { createLogger, describeError, gauge, counter, type Logger } from '@ancillary/observability';
+import { describeError, gauge, counter, type Logger } from '@ancillary/observability';
 import { ObservabilityModule } from '@ancillary/observability-nest';
 import {
   consumerDefaultsFrom,
   kafkaServiceEnvSchema,
   messagingOptionsFrom,
-  startService,
+  startFromEnv,
   type ServiceHandle,
+  type StartFromEnvOptions,
 } from '@ancillary/service-kit';
 import { TerminologyStore } from '@ancillary/terminology';
 import { z } from 'zod';
@@ -116,19 +117,9 @@ export interface NormalizerHandle extends ServiceHandle {
   config: NormalizerConfig;
 }
 
-export async function startNormalizer(
+export function startNormalizer(
   env: Environment,
-  options: { logger?: Logger; shutdownHooks?: boolean } = {},
+  options: StartFromEnvOptions = {},
 ): Promise<NormalizerHandle> {
-  const config = loadConfig(normalizerEnvSchema, env);
-  const logger =
-    options.logger ?? createLogger({ service: config.SERVICE_NAME, level: config.LOG_LEVEL });
-  const handle = await startService({
-    module: NormalizerModule.forRoot(config, logger),
-    logger,
-    host: config.HTTP_HOST,
-    port: config.HTTP_PORT,
-    ...(options.shutdownHooks !== undefined ? { shutdownHooks: options.shutdownHooks } : {}),
-  });
-  return { ...handle, config };
+  return startFromEnv(normalizerEnvSchema, env, (c, l) => NormalizerModule.forRoot(c, l), options);
 }
