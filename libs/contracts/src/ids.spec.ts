@@ -1,4 +1,4 @@
-import { criticalAlertId, labResultEventId } from './ids';
+import { criticalAlertId, labResultEventId, payloadDigest } from './ids';
 
 describe('deterministic event ids', () => {
   it('gives the same RFC 9562 v5-shaped UUID for the same message and order group', () => {
@@ -18,5 +18,23 @@ describe('deterministic event ids', () => {
     ]);
     expect(ids.size).toBe(6); // a reused MSH-10 with other bytes is another event
     expect(criticalAlertId('e', 1)).not.toBe(criticalAlertId('e', 2));
+  });
+});
+
+describe('payloadDigest', () => {
+  const message = (sentAt: string, value: string) =>
+    Buffer.from(
+      `MSH|^~\\&|SIMLIS|NWH-LAB|EHR|NWH|${sentAt}||ORU^R01|MSG1|P|2.5.1\rOBX|1|NM|GLU^Glucose^L||${value}|mg/dL`,
+    );
+
+  it('is the same for a resend restamped with a new MSH-7, and differs for other content', () => {
+    const original = payloadDigest(message('20261126080000', '98'));
+    expect(payloadDigest(message('20261126080500', '98'))).toBe(original);
+    expect(payloadDigest(message('20261126080000', '99'))).not.toBe(original);
+    expect(original).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('digests every byte of what does not start with MSH', () => {
+    expect(payloadDigest(Buffer.from('not hl7'))).not.toBe(payloadDigest(Buffer.from('not hl8')));
   });
 });

@@ -14,9 +14,47 @@ function nameBasedUuid(name: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** SHA-256 of a message's bytes, hex: tells a resend (same bytes) from a reused MSH-10. */
+/**
+ * SHA-256 (hex) of an HL7 v2 message's bytes with MSH-7 left out: tells a resend from a new
+ * message under a reused MSH-10. MSH-7 is the time the message was sent, which some senders
+ * stamp anew when they resend, so it is not part of what makes two messages the same.
+ */
 export function payloadDigest(payload: Uint8Array): string {
-  return createHash('sha256').update(payload).digest('hex');
+  const hash = createHash('sha256');
+  const span = msh7Span(payload);
+  if (span) {
+    hash.update(payload.subarray(0, span.start));
+    hash.update(payload.subarray(span.end));
+  } else {
+    hash.update(payload);
+  }
+  return hash.digest('hex');
+}
+
+/** Where MSH-7's value is in the bytes ([start, end)), when the message starts with MSH. */
+function msh7Span(payload: Uint8Array): { start: number; end: number } | undefined {
+  // "MSH" + field separator; MSH-1 is the separator itself, so MSH-7 follows the 6th one.
+  if (payload.length < 4 || payload[0] !== 0x4d || payload[1] !== 0x53 || payload[2] !== 0x48) {
+    return undefined;
+  }
+  const separator = payload[3];
+  let seen = 0;
+  for (let i = 3; i < payload.length; i++) {
+    const byte = payload[i];
+    if (byte === 0x0d || byte === 0x0a) return undefined; // MSH ends before MSH-7
+    if (byte !== separator) continue;
+    seen += 1;
+    if (seen === 6) {
+      let end = i + 1;
+      while (end < payload.length) {
+        const b = payload[end];
+        if (b === separator || b === 0x0d || b === 0x0a) break;
+        end += 1;
+      }
+      return { start: i + 1, end };
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -4,8 +4,9 @@
  * without a second copy on the topic. It lives in PostgreSQL so the window survives a restart
  * and is shared by the replicas behind one MLLP address.
  *
- * The identity includes a digest of the bytes: a sender that reuses a control id for a
- * different message (it happens after LIS restores) must not have that message swallowed.
+ * The identity includes a digest of the bytes (MSH-7 aside, which some senders restamp on a
+ * resend): a sender that reuses a control id for a different message (it happens after LIS
+ * restores) must not have that message swallowed.
  *
  * It is an optimisation of the topic, not the guarantee: downstream writers are idempotent by
  * event id, so when this store is unavailable the gateway publishes anyway (and counts it).
@@ -15,7 +16,7 @@ import type { Pool } from 'pg';
 export interface DedupeKey {
   sourceSystem: string;
   messageControlId: string;
-  /** SHA-256 of the frame's bytes, hex. */
+  /** payloadDigest() of the frame: SHA-256 of its bytes without MSH-7, hex. */
   payloadDigest: string;
 }
 

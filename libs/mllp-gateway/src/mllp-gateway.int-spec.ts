@@ -72,9 +72,14 @@ async function startGateway(): Promise<{ service: ServiceHandle; client: MllpCli
   return { service, client };
 }
 
-function oru(controlId: string, glucose = '98', type = 'ORU^R01^ORU_R01'): string {
+function oru(
+  controlId: string,
+  glucose = '98',
+  type = 'ORU^R01^ORU_R01',
+  sentAt = '20261126010000',
+): string {
   return [
-    `MSH|^~\\&|SIMLIS|NWH-LAB|EHR|NWH|20261126010000||${type}|${controlId}|P|2.5.1`,
+    `MSH|^~\\&|SIMLIS|NWH-LAB|EHR|NWH|${sentAt}||${type}|${controlId}|P|2.5.1`,
     'PID|1||MRN-GW-1^^^NWH^MR||Doe^Jane||19800101|F',
     'OBR|1|PL-1|FL-1|GLU^Glucose^L|||20261126000000',
     `OBX|1|NM|GLU^Glucose^L||${glucose}|mg/dL|70-99|N|||F`,
@@ -145,6 +150,10 @@ describe('MLLP inbound gateway (real Kafka, registry and PostgreSQL)', () => {
     const first = await client.send(oru(controlId));
     expect(first.code).toBe('AA');
     expect((await client.send(oru(controlId))).code).toBe('AA'); // a resend: acked, not stored again
+    // Some senders restamp MSH-7 when they resend: still the same message.
+    expect(
+      (await client.send(oru(controlId, '98', 'ORU^R01^ORU_R01', '20261126010500'))).code,
+    ).toBe('AA');
 
     // Same MSH-10, different content: a sender reusing control ids must not lose a result.
     expect((await client.send(oru(controlId, '250'))).code).toBe('AA');
