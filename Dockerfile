@@ -11,14 +11,16 @@
 #
 # NOT BUILT ON THE DEV/CI MACHINES: they have the docker CLI but no Docker engine, so this file
 # has never been built or run there. It was written against the repository as it is and checked
-# by reading; the build-time smoke test below is what catches a missing file or module.
-# See deploy/README.md.
+# by reading, and its build context, smoke test and runtime settings were rehearsed without Docker
+# (deploy/README.md, "What was checked"). The build-time smoke test below is what catches a
+# missing file or module on a real build.
 #
 # There is no separate build step in this repository: every service and tool runs its TypeScript
 # sources through @swc-node/register (transpiled in memory at start-up, path aliases from
 # tsconfig.base.json). The image therefore ships the sources, tsconfig*.json and the workspace's
 # node_modules, and runs them exactly the way `npm run services:up` does on a developer machine.
 
+# Pin it by digest for reproducible builds (--build-arg NODE_IMAGE=node:24-bookworm-slim@sha256:…).
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- dependencies --------------------------------------------------------------------------------
@@ -41,8 +43,9 @@ RUN --mount=type=cache,target=/root/.npm \
 # --- runtime -------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 # tini as PID 1: it forwards SIGTERM/SIGINT to node (whose shutdown hooks stop taking work, finish
-# the messages in hand, commit and disconnect) and reaps zombies. Node as PID 1 would get no
-# default signal dispositions from the kernel.
+# the messages in hand, commit and disconnect) and reaps zombies. Node itself as PID 1 would ignore
+# SIGTERM until the app has installed its handlers (the kernel gives PID 1 no default action), so
+# a pod stopped during start-up would wait for SIGKILL.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
