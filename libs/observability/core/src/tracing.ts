@@ -46,7 +46,23 @@ export function startTracing(options: TracingOptions): TracingHandle {
     instrumentations: [],
   });
   sdk.start();
-  return { shutdown: () => sdk.shutdown() };
+  activeProcessors = processors;
+  return {
+    shutdown: () => {
+      activeProcessors = [];
+      return sdk.shutdown();
+    },
+  };
+}
+
+let activeProcessors: SpanProcessor[] = [];
+
+/**
+ * Exports the spans still buffered (BatchSpanProcessor waits up to 5 s): called at the end of a
+ * service's graceful shutdown, so the spans of its last messages reach the collector.
+ */
+export async function flushTracing(): Promise<void> {
+  await Promise.all(activeProcessors.map((p) => p.forceFlush()));
 }
 
 /** The tracer for one library or service area; spans are named after what they do. */

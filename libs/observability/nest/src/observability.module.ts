@@ -6,7 +6,8 @@ import {
   Module,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import type { Logger } from '@ancillary/observability';
+import { describeError, flushTracing, type Logger } from '@ancillary/observability';
+import { withTimeout } from '@ancillary/retry';
 import { HealthController } from './health.controller';
 import { ReadinessRegistry } from './readiness.registry';
 import { LOGGER } from './tokens';
@@ -16,15 +17,22 @@ export interface ObservabilityModuleOptions {
 }
 
 /**
- * The logger writes asynchronously (pino, sync: false); its last lines — "MLLP server closed",
- * "consumer stopped" — would be lost when the process exits after shutdown. Flushes them last.
+ * Spans wait in a batch and the logger writes asynchronously (pino, sync: false): the last spans
+ * and lines — "MLLP server closed", "consumer stopped" — would be lost when the process exits
+ * after shutdown. Flushes both, last.
  */
 @Injectable()
-export class LoggerFlush implements OnApplicationShutdown {
+export class ObservabilityFlush implements OnApplicationShutdown {
   constructor(@Inject(LOGGER) private readonly logger: Logger) {}
 
-  onApplicationShutdown(): Promise<void> {
-    return new Promise((resolve) => {
+  async onApplicationShutdown(): Promise<void> {
+    // Bounded: an unreachable collector must not hold the shutdown past the grace period.
+    await withTimeout(flushTracing(), 5_000, () => new Error('no answer within 5 s')).catch(
+      (error: unknown) => {
+        this.logger.warn({ err: describeError(error) }, 'spans could not be flushed at shutdown');
+      },
+    );
+    await new Promise<void>((resolve) => {
       this.logger.flush(() => {
         resolve();
       });
@@ -40,7 +48,11 @@ export class ObservabilityModule {
     return {
       module: ObservabilityModule,
       controllers: [HealthController],
-      providers: [{ provide: LOGGER, useValue: options.logger }, ReadinessRegistry, LoggerFlush],
+      providers: [
+        { provide: LOGGER, useValue: options.logger },
+        ReadinessRegistry,
+        ObservabilityFlush,
+      ],
       exports: [LOGGER, ReadinessRegistry],
     };
   }
