@@ -18,7 +18,7 @@ import { MessagingModule } from '@ancillary/messaging-nest';
 import { ObservabilityModule } from '@ancillary/observability-nest';
 import { startService, type ServiceHandle } from '@ancillary/service-kit';
 import { RawMllpConnection } from '@ancillary/simulators';
-import { captureLogger, testStack, testTopic, uniqueName, waitFor } from '@ancillary/testing';
+import { captureLogger, readTopic, testStack, testTopic, uniqueName } from '@ancillary/testing';
 import type { KafkaMessage } from 'kafkajs';
 import { MllpGatewayLifecycle, MllpGatewayModule } from './mllp-gateway.module';
 
@@ -86,33 +86,12 @@ function oru(
   ].join('\r');
 }
 
-async function records(
-  topicName: string,
-  atLeast: number,
-  settleMs = 1_500,
-): Promise<KafkaMessage[]> {
-  const consumer = messaging.kafka.consumer({
-    groupId: uniqueName('reader'),
-    maxWaitTimeInMs: 100,
+function records(topicName: string, atLeast: number, settleMs = 1_500): Promise<KafkaMessage[]> {
+  return readTopic(messaging.kafka, topicName, {
+    until: (read) => read.length >= atLeast,
+    description: `${atLeast} records on ${topicName}`,
+    settleMs, // and no more arrive
   });
-  const seen: KafkaMessage[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic: topicName, fromBeginning: true });
-  await consumer.run({
-    eachMessage: ({ message }) => {
-      seen.push(message);
-      return Promise.resolve();
-    },
-  });
-  try {
-    await waitFor(() => seen.length >= atLeast, {
-      description: `${atLeast} records on ${topicName}`,
-    });
-    await new Promise((r) => setTimeout(r, settleMs)); // and no more arrive
-    return seen;
-  } finally {
-    await consumer.disconnect();
-  }
 }
 
 /** Sends one MLLP frame over a bare socket (the client refuses to send what does not parse). */

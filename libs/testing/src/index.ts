@@ -6,3 +6,4 @@ export * from './test-topics';
 export * from './wait-for';
 export * from './scratch-kafka';
 export * from './scratch-database';
+export * from './read-topic';

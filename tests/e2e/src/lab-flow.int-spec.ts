@@ -10,7 +10,8 @@ import { MllpClient, MllpNackError } from '@ancillary/hl7-mllp';
 import { Messaging } from '@ancillary/messaging-kafka';
 import { startTracing, type TracingHandle } from '@ancillary/observability';
 import { RawMllpConnection } from '@ancillary/simulators';
-import { captureLogger, testStack, uniqueName, waitFor } from '@ancillary/testing';
+import { captureLogger, readTopic, testStack, uniqueName, waitFor } from '@ancillary/testing';
+import type { KafkaMessage } from 'kafkajs';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { execFile } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
@@ -301,34 +302,23 @@ describe('lab results end to end', () => {
     ).toBe('AA');
 
     const stack = testStack();
+    const isOurs = (m: KafkaMessage) =>
+      m.headers?.[MessageHeaders.messageControlId]?.toString() === unmappedId;
     const reader = new Messaging(
       { service: 'e2e-reader', brokers: stack.kafkaBrokers, registryUrl: stack.registryUrl },
       logger,
     );
-    const consumer = reader.kafka.consumer({
-      groupId: uniqueName('dlt-reader'),
-      maxWaitTimeInMs: 200,
-    });
-    let reason: string | undefined;
-    await consumer.connect();
-    await consumer.subscribe({
-      topic: deadLetterTopicOf(Topics.labHl7Inbound.name),
-      fromBeginning: true,
-    });
-    await consumer.run({
-      eachMessage: ({ message }) => {
-        if (message.headers?.[MessageHeaders.messageControlId]?.toString() === unmappedId) {
-          reason = message.headers[DeadLetterHeaders.errorMessage]?.toString();
-        }
-        return Promise.resolve();
-      },
-    });
+    let deadLetters: KafkaMessage[];
     try {
-      await waitFor(() => reason, { timeoutMs: 60_000, description: 'the dead letter' });
+      deadLetters = await readTopic(reader.kafka, deadLetterTopicOf(Topics.labHl7Inbound.name), {
+        until: (records) => records.some(isOurs),
+        timeoutMs: 60_000,
+        description: 'the dead letter',
+      });
     } finally {
-      await consumer.disconnect();
       await reader.close();
     }
+    const reason = deadLetters.find(isOurs)?.headers?.[DeadLetterHeaders.errorMessage]?.toString();
     expect(reason).toMatch(/ZZTOX/);
     expect(reason).toMatch(/NWH-LAB/);
 

@@ -10,7 +10,14 @@ import {
   MessageHeaders,
   valueSubjectOf,
 } from '@ancillary/contracts';
-import { captureLogger, testStack, testTopic, uniqueName, waitFor } from '@ancillary/testing';
+import {
+  captureLogger,
+  readTopic,
+  testStack,
+  testTopic,
+  uniqueName,
+  waitFor,
+} from '@ancillary/testing';
 import { trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { startTracing, type TracingHandle } from '@ancillary/observability';
@@ -56,29 +63,12 @@ function event(id: string, count = 1): TestEvent {
   return { id, count, note: null };
 }
 
-/** Reads every record of a topic from the beginning with a plain consumer (for assertions). */
-async function readAll(topicName: string, expected: number): Promise<KafkaMessage[]> {
-  const consumer = messaging.kafka.consumer({
-    groupId: uniqueName('reader'),
-    maxWaitTimeInMs: 100,
+/** Every record of a topic from the beginning, once there are `expected` (for assertions). */
+function readAll(topicName: string, expected: number): Promise<KafkaMessage[]> {
+  return readTopic(messaging.kafka, topicName, {
+    until: (records) => records.length >= expected,
+    description: `${expected} records on ${topicName}`,
   });
-  const seen: KafkaMessage[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topic: topicName, fromBeginning: true });
-  await consumer.run({
-    eachMessage: ({ message }) => {
-      seen.push(message);
-      return Promise.resolve();
-    },
-  });
-  try {
-    await waitFor(() => seen.length >= expected, {
-      description: `${expected} records on ${topicName}`,
-    });
-    return seen;
-  } finally {
-    await consumer.disconnect();
-  }
 }
 
 async function committedOffset(groupId: string, topicName: string): Promise<string | undefined> {
