@@ -5,7 +5,16 @@
  * with an ERR; an unmapped code waits in the dead-letter topic until the mapping exists and
  * the replay command sends it through; and one trace links the three services' spans.
  */
-import { DeadLetterHeaders, MessageHeaders, Topics, deadLetterTopicOf } from '@ancillary/contracts';
+import {
+  CriticalAlertContract,
+  DeadLetterHeaders,
+  MessageHeaders,
+  ResultWrittenContract,
+  Topics,
+  deadLetterTopicOf,
+  type CriticalAlert,
+  type ResultWritten,
+} from '@ancillary/contracts';
 import { MllpClient, MllpNackError } from '@ancillary/hl7-mllp';
 import { Messaging } from '@ancillary/messaging-kafka';
 import { startTracing, type TracingHandle } from '@ancillary/observability';
@@ -179,6 +188,52 @@ describe('lab results end to end', () => {
     });
     // The original local code travels with the LOINC code.
     expect(JSON.stringify(potassium['code'])).toContain('"K"');
+  });
+
+  it('raises a critical-value alert for the potassium of that message and announces the written report', async () => {
+    const stack = testStack();
+    const reader = new Messaging(
+      { service: 'e2e-reader', brokers: stack.kafkaBrokers, registryUrl: stack.registryUrl },
+      logger,
+    );
+    const ofFirst = (m: KafkaMessage) =>
+      m.headers?.[MessageHeaders.messageControlId]?.toString() === first;
+    try {
+      const [alertRecord] = (
+        await readTopic(reader.kafka, Topics.clinicalAlerts.name, {
+          until: (records) => records.some(ofFirst),
+          description: 'the critical alert',
+        })
+      ).filter(ofFirst);
+      const alert = await reader.codec.decode<CriticalAlert>(
+        CriticalAlertContract,
+        alertRecord!.value,
+      );
+      expect(alert).toMatchObject({ loincCode: '2823-3', numeric: 6.8, unit: 'mmol/L' });
+      expect(alert.reason).toMatch(/HH|critical high/);
+
+      const [writtenRecord] = (
+        await readTopic(reader.kafka, Topics.clinicalResultsWritten.name, {
+          until: (records) => records.some(ofFirst),
+          description: 'the ResultWritten event',
+        })
+      ).filter(ofFirst);
+      const written = await reader.codec.decode<ResultWritten>(
+        ResultWrittenContract,
+        writtenRecord!.value,
+      );
+      const report = await reportFor(filler);
+      expect(written).toMatchObject({
+        messageControlId: first,
+        diagnosticReportId: report.id,
+        versionId: 1,
+        observationCount: 3,
+        outcome: 'CREATED',
+      });
+      expect(written.writtenAt).toBeGreaterThanOrEqual(written.receivedAt);
+    } finally {
+      await reader.close();
+    }
   });
 
   it('links the gateway, normalizer and ehr-writer spans of that message in one trace', async () => {
