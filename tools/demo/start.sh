@@ -30,11 +30,21 @@ fhir=http://127.0.0.1:8083/fhir
 echo
 echo "Waiting until every message sent is in the chart or a dead-letter topic (npm run reconcile)..."
 audit=.stack/logs/demo-reconcile.txt
+accounted=false
 for _ in $(seq 1 40); do
-  if npm run --silent reconcile -- --since "$since" --source-system lis-main >"$audit" 2>/dev/null; then break; fi
+  if npm run --silent reconcile -- --since "$since" --source-system lis-main >"$audit" 2>/dev/null; then
+    accounted=true
+    break
+  fi
   sleep 3
 done
 sed -n '1,30p' "$audit"
+if [[ $accounted != true ]]; then
+  echo
+  echo "Not every message reached the chart or a dead-letter topic within 2 minutes (table above, $audit)."
+  echo "Look at .stack/logs/{normalizer,ehr-writer}.log and bash tools/platform/services.sh status."
+  exit 1
+fi
 total=$(curl -fsS "$fhir/DiagnosticReport?_count=1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).total??0)}catch{console.log(0)}})')
 patient=$(curl -fsS "$fhir/Patient?_count=1" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).entry[0].resource.id)}catch{console.log("")}})')
 

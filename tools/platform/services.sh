@@ -24,6 +24,8 @@ pid_of() { # service -> pid if running
   [[ -f $f ]] || return 1
   pid="$(cat "$f")"
   kill -0 "$pid" 2>/dev/null || return 1
+  # A pid file outlives its process; the number may now belong to something else.
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "apps/$1/src/main.ts" || return 1
   echo "$pid"
 }
 
@@ -68,14 +70,14 @@ stop_one() {
     return 0
   fi
   say "$svc: stopping (pid $pid)"
-  kill -TERM "$pid"
+  kill -TERM "$pid" 2>/dev/null || true # it may have ended on its own meanwhile
   for _ in $(seq 1 60); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.5
   done
   if kill -0 "$pid" 2>/dev/null; then
     say "$svc: still running after 30s, killing"
-    kill -KILL "$pid"
+    kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$RUN_DIR/$svc.pid"
 }
@@ -84,6 +86,9 @@ cmd="${1:-status}"
 shift || true
 services=("$@")
 [[ ${#services[@]} -gt 0 ]] || services=("${ALL[@]}")
+for s in "${services[@]}"; do
+  [[ -n ${HTTP_PORTS[$s]:-} ]] || die "unknown service '$s' (known: ${ALL[*]})"
+done
 case "$cmd" in
   up)
     for s in "${services[@]}"; do start_one "$s"; done

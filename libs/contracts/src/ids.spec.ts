@@ -34,6 +34,12 @@ describe('payloadDigest', () => {
     expect(original).toMatch(/^[0-9a-f]{64}$/);
   });
 
+  it('leaves MSH-7 out also after a BOM or blank lines before MSH, as the parser skips them', () => {
+    const withBom = (sentAt: string) =>
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf, 0x0a]), message(sentAt, '98')]);
+    expect(payloadDigest(withBom('20261126080500'))).toBe(payloadDigest(withBom('20261126080000')));
+  });
+
   it('digests every byte of what does not start with MSH', () => {
     expect(payloadDigest(Buffer.from('not hl7'))).not.toBe(payloadDigest(Buffer.from('not hl8')));
   });

@@ -33,13 +33,26 @@ export function payloadDigest(payload: Uint8Array): string {
 
 /** Where MSH-7's value is in the bytes ([start, end)), when the message starts with MSH. */
 function msh7Span(payload: Uint8Array): { start: number; end: number } | undefined {
+  // The HL7 parser skips a UTF-8 BOM and blank bytes before MSH; so must the digest, or a
+  // sender that prefixes them would have every restamped resend counted as a new message.
+  let at = 0;
+  for (;;) {
+    if (payload[at] === 0xef && payload[at + 1] === 0xbb && payload[at + 2] === 0xbf) at += 3;
+    else if ([0x20, 0x0d, 0x0a, 0x09, 0x0b, 0x1c, 0x00].includes(payload[at] ?? -1)) at += 1;
+    else break;
+  }
   // "MSH" + field separator; MSH-1 is the separator itself, so MSH-7 follows the 6th one.
-  if (payload.length < 4 || payload[0] !== 0x4d || payload[1] !== 0x53 || payload[2] !== 0x48) {
+  if (
+    payload.length < at + 4 ||
+    payload[at] !== 0x4d ||
+    payload[at + 1] !== 0x53 ||
+    payload[at + 2] !== 0x48
+  ) {
     return undefined;
   }
-  const separator = payload[3];
+  const separator = payload[at + 3];
   let seen = 0;
-  for (let i = 3; i < payload.length; i++) {
+  for (let i = at + 3; i < payload.length; i++) {
     const byte = payload[i];
     if (byte === 0x0d || byte === 0x0a) return undefined; // MSH ends before MSH-7
     if (byte !== separator) continue;

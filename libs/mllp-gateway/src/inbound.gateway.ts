@@ -16,6 +16,7 @@ import {
   histogram,
   type Logger,
 } from '@ancillary/observability';
+import { withTimeout } from '@ancillary/retry';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 import type { DedupeStore } from './dedupe.store';
@@ -29,6 +30,11 @@ export interface InboundGatewayOptions {
   producer: Pick<MessageProducer, 'publish'>;
   /** Absent: no de-duplication (every frame is published). */
   dedupe?: DedupeStore;
+  /**
+   * Deadline of each de-duplication query (default 1 s): the store sits on the ACK path, and a
+   * slow database must cost at most a possible second copy on the topic, never an AE.
+   */
+  dedupeTimeoutMs?: number;
   logger: Logger;
 }
 
@@ -134,7 +140,7 @@ export class InboundGateway {
     const dedupe = this.options.dedupe;
     if (dedupe) {
       try {
-        const earlier = await dedupe.seen(key);
+        const earlier = await this.bounded(dedupe.seen(key), 'lookup');
         if (earlier) {
           count('duplicate');
           log.info(
@@ -176,7 +182,7 @@ export class InboundGateway {
 
     if (dedupe) {
       try {
-        await dedupe.remember(key, envelope.envelopeId, context.receivedAt);
+        await this.bounded(dedupe.remember(key, envelope.envelopeId, context.receivedAt), 'record');
       } catch (error) {
         dedupeFailures.inc({ source_system: sourceSystem, operation: 'remember' });
         log.warn(
@@ -186,6 +192,11 @@ export class InboundGateway {
       }
     }
     return MllpResult.accept();
+  }
+
+  private bounded<T>(query: Promise<T>, operation: string): Promise<T> {
+    const ms = this.options.dedupeTimeoutMs ?? 1_000;
+    return withTimeout(query, ms, () => new Error(`dedupe ${operation} took longer than ${ms} ms`));
   }
 
   private envelope(message: Hl7Message, context: MllpMessageContext): RawHl7Envelope {

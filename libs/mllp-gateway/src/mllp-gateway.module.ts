@@ -193,9 +193,12 @@ export class MllpGatewayLifecycle implements OnApplicationBootstrap, OnModuleDes
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.pruneTimer);
-    // First: no new frames, the ones in hand finish (publish, ACK). Kafka closes after this.
-    await this.server?.close();
-    await this.pool?.end();
+    try {
+      // First: no new frames, the ones in hand finish (publish, ACK). Kafka closes after this.
+      await this.server?.close();
+    } finally {
+      await this.pool?.end();
+    }
   }
 }
 

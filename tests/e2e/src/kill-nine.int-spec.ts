@@ -155,7 +155,14 @@ beforeAll(async () => {
     [`normalizer-${suffix}`, Topics.labHl7Inbound.name],
     [`ehr-writer-${suffix}`, Topics.clinicalResults.name],
   ] as const) {
-    await kafkaAdmin.resetOffsets({ groupId: group, topic, earliest: false });
+    // Explicit end offsets: kafkajs' resetOffsets(earliest: false) commits the marker -1, which
+    // a joining consumer treats as "no offset" and so reads from the beginning.
+    const ends = await kafkaAdmin.fetchTopicOffsets(topic);
+    await kafkaAdmin.setOffsets({
+      groupId: group,
+      topic,
+      partitions: ends.map((p) => ({ partition: p.partition, offset: p.high })),
+    });
   }
   await kafkaAdmin.disconnect();
 }, 120_000);

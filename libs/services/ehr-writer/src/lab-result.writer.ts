@@ -35,6 +35,13 @@ export class LabResultWriter {
     if (receipt.outcome !== 'UNCHANGED') {
       receiptToChart.observe(Math.max(0, receipt.writtenAt - result.receivedAt) / 1000);
     }
+    // A redelivery (e.g. after a crash between the commit and the publish below) announces what
+    // the first application did, not "unchanged": otherwise the only ResultWritten of a newly
+    // charted result could say nothing was written. Announcements are idempotent per eventId.
+    let outcome = receipt.outcome;
+    if (receipt.unchangedReason === 'DUPLICATE_EVENT') {
+      outcome = (await this.store.ledgerEntry(result.eventId))?.outcome ?? receipt.outcome;
+    }
     this.logger.debug(
       {
         eventId: result.eventId,
@@ -42,6 +49,7 @@ export class LabResultWriter {
         diagnosticReportId: receipt.diagnosticReportId,
         versionId: receipt.versionId,
         outcome: receipt.outcome,
+        ...(receipt.unchangedReason ? { unchangedReason: receipt.unchangedReason } : {}),
       },
       'lab result written',
     );
@@ -57,7 +65,7 @@ export class LabResultWriter {
       diagnosticReportId: receipt.diagnosticReportId,
       versionId: receipt.versionId,
       observationCount: receipt.observationCount,
-      outcome: receipt.outcome,
+      outcome,
     };
     await this.producer.publish<ResultWritten>(Topics.clinicalResultsWritten, {
       key: record.key ?? receipt.patientId,

@@ -55,7 +55,24 @@ const failures = counter(
 );
 const alerts = counter('normalizer_critical_alerts_total', 'Critical-value alerts raised.');
 
-const FALLBACK_CHARSETS: readonly string[] = ['latin1', 'windows-1252', 'utf-8'];
+/**
+ * The envelope names the charset the gateway decoded with, as an IANA name (ISO-8859-1, UTF-8,
+ * windows-1252); the parser's fallback option uses its own names. Decoding with the same charset
+ * the gateway used is what makes the normalizer read the bytes the gateway accepted.
+ */
+const FALLBACK_BY_IANA_NAME = new Map<string, FallbackCharset>([
+  ['iso-8859-1', 'latin1'],
+  ['latin1', 'latin1'],
+  ['windows-1252', 'windows-1252'],
+  ['cp1252', 'windows-1252'],
+  ['utf-8', 'utf-8'],
+  ['utf8', 'utf-8'],
+]);
+
+/** The parser's fallback for the charset an envelope names (case-insensitive), if it has one. */
+export function fallbackCharsetOf(ianaName: string): FallbackCharset | undefined {
+  return FALLBACK_BY_IANA_NAME.get(ianaName.toLowerCase());
+}
 
 @Injectable()
 export class LabNormalizerHandler {
@@ -96,9 +113,10 @@ export class LabNormalizerHandler {
       this.logger.warn(
         {
           messageControlId: envelope.messageControlId,
+          // Ids and codes only: the value and the reason's text are patient data.
           alerts: criticals.map((a) => ({
+            alertId: a.alertId,
             loinc: a.loincCode,
-            reason: a.reason,
             priority: a.priority,
           })),
         },
@@ -131,11 +149,10 @@ export class LabNormalizerHandler {
       );
     }
     let message: Hl7Message;
+    const fallbackCharset = fallbackCharsetOf(envelope.charset);
     try {
       message = Hl7Message.parse(envelope.payload, {
-        ...(FALLBACK_CHARSETS.includes(envelope.charset)
-          ? { fallbackCharset: envelope.charset as FallbackCharset }
-          : {}),
+        ...(fallbackCharset ? { fallbackCharset } : {}),
       });
     } catch (error) {
       if (error instanceof Hl7ParseError) return fail('unparseable', error.message, error);
