@@ -56,8 +56,9 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await gateway.close();
-  await kafka.destroy();
+  // Set-up may have failed part-way: clean up what exists, leave its error to speak.
+  await (gateway as LabGatewayHandle | undefined)?.close();
+  await (kafka as ScratchKafka | undefined)?.destroy();
 }, 60_000);
 
 it('never answers AA while the broker is down, and stores every resent message once it is back', async () => {

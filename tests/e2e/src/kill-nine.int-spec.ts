@@ -34,11 +34,11 @@ const suffix = uniqueName('k9')
   .replace(/[^a-z0-9]/g, '');
 const sourceSystem = `lis-${suffix}`;
 const fillerPrefix = `FK9${suffix.slice(-8).toUpperCase()}`;
-let scratch: ScratchDatabase;
+let scratch: ScratchDatabase | undefined;
 let databaseUrl: string;
 let pool: Pool;
 let messaging: Messaging;
-let gateway: LabGatewayHandle;
+let gateway: LabGatewayHandle | undefined;
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -138,9 +138,10 @@ const services: ServiceProcess[] = [];
 
 beforeAll(async () => {
   await provisionCatalogue(logger);
-  scratch = await createScratchDatabase();
-  databaseUrl = scratch.url;
-  pool = scratch.pool(2);
+  const database = await createScratchDatabase();
+  scratch = database;
+  databaseUrl = database.url;
+  pool = database.pool(2);
 
   messaging = new Messaging(
     { service: 'kill-nine', brokers: stack.kafkaBrokers, registryUrl: stack.registryUrl },
@@ -157,7 +158,10 @@ beforeAll(async () => {
   ] as const) {
     // Explicit end offsets: kafkajs' resetOffsets(earliest: false) commits the marker -1, which
     // a joining consumer treats as "no offset" and so reads from the beginning.
-    const ends = await kafkaAdmin.fetchTopicOffsets(topic);
+    // Retried: right after provisioning a new topic the broker may not have elected its leader.
+    const ends = await waitFor(() => kafkaAdmin.fetchTopicOffsets(topic), {
+      description: `the end offsets of ${topic}`,
+    });
     await kafkaAdmin.setOffsets({
       groupId: group,
       topic,
@@ -168,10 +172,11 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await gateway.close();
+  // Guarded: after a failed set-up, clean up what exists without hiding the set-up's error.
+  await gateway?.close();
   for (const s of services) await s.stop();
   await messaging.close();
-  await scratch.drop();
+  await scratch?.drop();
 }, 120_000);
 
 it(`keeps exactly ${TOTAL} reports through a SIGKILL of the normalizer and of the ehr-writer`, async () => {
@@ -188,7 +193,7 @@ it(`keeps exactly ${TOTAL} reports through a SIGKILL of the normalizer and of th
   services.push(normalizer, ehrWriter);
   await ehrWriter.start();
   await normalizer.start();
-  gateway = await startLabGateway(
+  const lab = await startLabGateway(
     {
       KAFKA_BROKERS: stack.kafkaBrokers.join(','),
       SCHEMA_REGISTRY_URL: stack.registryUrl,
@@ -199,12 +204,13 @@ it(`keeps exactly ${TOTAL} reports through a SIGKILL of the normalizer and of th
     },
     { logger, shutdownHooks: false },
   );
+  gateway = lab;
   const since = new Date(Date.now() - 1_000);
 
   const connections = 4;
   const clients = Array.from(
     { length: connections },
-    () => new MllpClient({ host: '127.0.0.1', port: gateway.mllpPort, ackTimeoutMs: 30_000 }),
+    () => new MllpClient({ host: '127.0.0.1', port: lab.mllpPort, ackTimeoutMs: 30_000 }),
   );
   let next = 0;
   let acked = 0;

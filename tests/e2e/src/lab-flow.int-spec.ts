@@ -135,9 +135,10 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await client.close();
-  await platform.stop();
-  await tracing.shutdown();
+  // Set-up may have failed part-way: clean up what exists, leave its error to speak.
+  await (client as MllpClient | undefined)?.close();
+  await (platform as LabPlatform | undefined)?.stop();
+  await (tracing as TracingHandle | undefined)?.shutdown();
 }, 120_000);
 
 describe('lab results end to end', () => {

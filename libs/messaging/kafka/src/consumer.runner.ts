@@ -168,6 +168,11 @@ export class ConsumerRunner {
     return this.running && this.crashed === undefined;
   }
 
+  /** True once kafkajs gave up restarting this consumer: only a process restart brings it back. */
+  hasCrashed(): boolean {
+    return this.crashed !== undefined;
+  }
+
   /** True once the group has been joined at least once (partitions are being fetched). */
   hasJoined(): boolean {
     return this.joined;

@@ -82,6 +82,24 @@ export class Messaging {
     ];
   }
 
+  /**
+   * For /health: fails when a consumer group crashed for good, so the orchestrator restarts the
+   * process (a broker outage does not fail it: kafkajs keeps retrying those itself).
+   */
+  livenessChecks(): ReadinessCheck[] {
+    return [
+      {
+        name: 'consumers',
+        check: () => {
+          const crashed = this.consumers.filter((c) => c.hasCrashed()).map((c) => c.groupId);
+          return crashed.length === 0
+            ? Promise.resolve()
+            : Promise.reject(new Error(`consumer groups crashed for good: ${crashed.join(', ')}`));
+        },
+      },
+    ];
+  }
+
   /** Stops consumers first (they may still dead-letter through the producer), then the producer. */
   async close(): Promise<void> {
     await Promise.all(this.consumers.map((c) => c.stop()));

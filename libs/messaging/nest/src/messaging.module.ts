@@ -58,6 +58,7 @@ export class MessagingLifecycle
 
   async onModuleInit(): Promise<void> {
     this.readiness.add(...this.messaging.readinessChecks());
+    this.readiness.addLiveness(...this.messaging.livenessChecks());
     await this.messaging.connect();
   }
 

@@ -1,5 +1,5 @@
 /**
- * /health (liveness: the process answers), /ready (its dependencies answer) and /metrics
+ * /health (liveness: the process answers and nothing in it gave up for good), /ready (its dependencies answer) and /metrics
  * (Prometheus text format) for every service.
  */
 import { Controller, Get, Header, HttpStatus, Res } from '@nestjs/common';
@@ -12,8 +12,11 @@ export class HealthController {
   constructor(private readonly readiness: ReadinessRegistry) {}
 
   @Get('health')
-  health(): { status: 'ok' } {
-    return { status: 'ok' };
+  async health(@Res() response: Response): Promise<void> {
+    const result = await this.readiness.runLiveness();
+    response
+      .status(result.ready ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE)
+      .json(result.ready ? { status: 'ok' } : { status: 'unhealthy', checks: result.checks });
   }
 
   @Get('ready')

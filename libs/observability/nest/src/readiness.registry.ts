@@ -15,30 +15,50 @@ export interface ReadinessResult {
 @Injectable()
 export class ReadinessRegistry {
   private readonly checks: ReadinessCheck[] = [];
+  private readonly livenessChecks: ReadinessCheck[] = [];
 
   add(...checks: ReadinessCheck[]): void {
     this.checks.push(...checks);
   }
 
-  async run(timeoutMs = 5_000): Promise<ReadinessResult> {
-    const results = await Promise.all(
-      this.checks.map(async (c) => {
-        try {
-          await withTimeout(
-            c.check(),
-            timeoutMs,
-            () => new Error(`no answer within ${timeoutMs} ms`),
-          );
-          return [c.name, { ok: true }] as [string, ReadinessResult['checks'][string]];
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          return [c.name, { ok: false, error: message }] as [
-            string,
-            ReadinessResult['checks'][string],
-          ];
-        }
-      }),
-    );
-    return { ready: results.every(([, r]) => r.ok), checks: Object.fromEntries(results) };
+  /**
+   * Checks of the process itself, for /health: only what a restart would cure (a consumer that
+   * gave up for good), never a dependency — an outage of Kafka must not restart every pod.
+   */
+  addLiveness(...checks: ReadinessCheck[]): void {
+    this.livenessChecks.push(...checks);
   }
+
+  run(timeoutMs = 5_000): Promise<ReadinessResult> {
+    return runChecks(this.checks, timeoutMs);
+  }
+
+  runLiveness(timeoutMs = 2_000): Promise<ReadinessResult> {
+    return runChecks(this.livenessChecks, timeoutMs);
+  }
+}
+
+async function runChecks(
+  checks: readonly ReadinessCheck[],
+  timeoutMs: number,
+): Promise<ReadinessResult> {
+  const results = await Promise.all(
+    checks.map(async (c) => {
+      try {
+        await withTimeout(
+          c.check(),
+          timeoutMs,
+          () => new Error(`no answer within ${timeoutMs} ms`),
+        );
+        return [c.name, { ok: true }] as [string, ReadinessResult['checks'][string]];
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        return [c.name, { ok: false, error: message }] as [
+          string,
+          ReadinessResult['checks'][string],
+        ];
+      }
+    }),
+  );
+  return { ready: results.every(([, r]) => r.ok), checks: Object.fromEntries(results) };
 }
