@@ -12,11 +12,17 @@ import {
   ResultWrittenContract,
   Topics,
   deadLetterTopicOf,
+  payloadDigest,
   type CriticalAlert,
+  type LabResult,
   type ResultWritten,
 } from '@ancillary/contracts';
+import { FhirStore } from '@ancillary/fhir-store';
+import { Hl7Message } from '@ancillary/hl7-core';
+import { normalizeLabMessage, resultKey } from '@ancillary/lab-normalization';
+import { loadTerminology } from '@ancillary/terminology';
 import { MllpClient, MllpNackError } from '@ancillary/hl7-mllp';
-import { Messaging } from '@ancillary/messaging-kafka';
+import { Messaging, newMessageContext } from '@ancillary/messaging-kafka';
 import { startTracing, type TracingHandle } from '@ancillary/observability';
 import { RawMllpConnection } from '@ancillary/simulators';
 import { captureLogger, readTopic, testStack, uniqueName, waitFor } from '@ancillary/testing';
@@ -234,6 +240,63 @@ describe('lab results end to end', () => {
       expect(written.writtenAt).toBeGreaterThanOrEqual(written.receivedAt);
     } finally {
       await reader.close();
+    }
+  });
+
+  it('announces a result redelivered after a crash between its commit and its announcement as CREATED', async () => {
+    // The ehr-writer committed this result and died before publishing ResultWritten: the write
+    // goes through its repository directly, then Kafka delivers the record again.
+    const redeliveredId = controlId();
+    const bytes = Buffer.from(
+      oru({ controlId: redeliveredId, mrn: uniqueName('MRN'), filler: uniqueName('FL'), obx: BMP }),
+    );
+    const [result] = normalizeLabMessage(
+      Hl7Message.parse(bytes),
+      {
+        sourceSystem: platform.sourceSystem,
+        envelopeId: null,
+        receivedAt: Date.now(),
+        payloadDigest: payloadDigest(bytes),
+      },
+      loadTerminology(),
+    );
+    const committed = await platform.ehrWriter.app.get(FhirStore).writeLabResult(result!);
+    expect(committed.outcome).toBe('CREATED');
+
+    const stack = testStack();
+    const messaging = new Messaging(
+      { service: 'e2e-redelivery', brokers: stack.kafkaBrokers, registryUrl: stack.registryUrl },
+      logger,
+    );
+    try {
+      await messaging.connect();
+      await messaging.producer.publish<LabResult>(Topics.clinicalResults, {
+        key: resultKey(result!),
+        value: result!,
+        context: newMessageContext({
+          messageControlId: redeliveredId,
+          sourceSystem: platform.sourceSystem,
+        }),
+      });
+      const ofRedelivered = (m: KafkaMessage) =>
+        m.headers?.[MessageHeaders.messageControlId]?.toString() === redeliveredId;
+      const [record] = (
+        await readTopic(messaging.kafka, Topics.clinicalResultsWritten.name, {
+          until: (records) => records.some(ofRedelivered),
+          description: 'the ResultWritten of the redelivered result',
+        })
+      ).filter(ofRedelivered);
+      const written = await messaging.codec.decode<ResultWritten>(
+        ResultWrittenContract,
+        record!.value,
+      );
+      expect(written).toMatchObject({
+        eventId: result!.eventId,
+        outcome: 'CREATED',
+        diagnosticReportId: committed.diagnosticReportId,
+      });
+    } finally {
+      await messaging.close();
     }
   });
 

@@ -125,6 +125,7 @@ describe('writeLabResult', () => {
     expect(again).toMatchObject({
       outcome: 'UNCHANGED',
       unchangedReason: 'DUPLICATE_EVENT',
+      recordedOutcome: 'CREATED', // what the first application did, for the announcement
       versionId: 1,
       diagnosticReportId: keys.diagnosticReportId,
       observationCount: 2,

@@ -54,6 +54,8 @@ export interface LabWriteReceipt {
   writtenAt: number;
   /** Set when outcome is UNCHANGED. */
   unchangedReason?: UnchangedReason;
+  /** For a DUPLICATE_EVENT: what applying this event did the first time (from the ledger). */
+  recordedOutcome?: WriteOutcome;
 }
 
 interface LedgerJson {
@@ -63,6 +65,7 @@ interface LedgerJson {
   report_version: number;
   observation_count: number;
   written_at: string;
+  outcome: WriteOutcome;
 }
 
 interface StoredJson {
@@ -81,7 +84,8 @@ interface LoadedState {
   patient_watermark: Date | null;
 }
 
-const LEDGER_SQL = `SELECT event_id, patient_id, report_id, report_version, observation_count, written_at
+const LEDGER_SQL = `SELECT event_id, patient_id, report_id, report_version, observation_count, written_at,
+  outcome
 FROM fhir.message_ledger WHERE event_id = $1`;
 
 const LOAD_SQL = `
@@ -147,6 +151,7 @@ export class LabResultWriter {
       report_version: number;
       observation_count: number;
       written_at: Date;
+      outcome: WriteOutcome;
     }>(LEDGER_SQL, [result.eventId]);
     const row = recorded.rows[0];
     if (row) {
@@ -159,6 +164,7 @@ export class LabResultWriter {
         outcome: 'UNCHANGED',
         writtenAt: row.written_at.getTime(),
         unchangedReason: 'DUPLICATE_EVENT',
+        recordedOutcome: row.outcome,
       };
     }
     const receipt = await inLockedTransaction(
@@ -226,6 +232,7 @@ export class LabResultWriter {
         outcome: 'UNCHANGED',
         writtenAt: new Date(state.ledger.written_at).getTime(),
         unchangedReason: 'DUPLICATE_EVENT',
+        recordedOutcome: state.ledger.outcome,
       };
     }
     if (state.patient_ids.length > 1) {

@@ -38,10 +38,7 @@ export class LabResultWriter {
     // A redelivery (e.g. after a crash between the commit and the publish below) announces what
     // the first application did, not "unchanged": otherwise the only ResultWritten of a newly
     // charted result could say nothing was written. Announcements are idempotent per eventId.
-    let outcome = receipt.outcome;
-    if (receipt.unchangedReason === 'DUPLICATE_EVENT') {
-      outcome = (await this.store.ledgerEntry(result.eventId))?.outcome ?? receipt.outcome;
-    }
+    const outcome = receipt.recordedOutcome ?? receipt.outcome;
     this.logger.debug(
       {
         eventId: result.eventId,
