@@ -8,7 +8,12 @@
  */
 import {
   CriticalAlertContract,
+  ImagingReportContract,
   LabResultContract,
+  MedicationDispensedContract,
+  OrderEventContract,
+  OrderStatusChangedContract,
+  RawFhirEnvelopeContract,
   RawHl7EnvelopeContract,
   ResultWrittenContract,
 } from './generated';
@@ -76,6 +81,73 @@ export const Topics = {
     key: 'patient identifier',
     partitions: 6,
     retentionMs: 7 * DAY_MS,
+  }),
+  radiologyHl7Inbound: topic({
+    name: 'radiology.hl7-inbound.v1',
+    description: 'HL7 v2 messages from the radiology information system, as received.',
+    value: RawHl7EnvelopeContract,
+    key: 'patient identifier (PID-3, first repetition), else the message control id',
+    partitions: 6,
+    retentionMs: 30 * DAY_MS,
+  }),
+  pharmacyHl7Inbound: topic({
+    name: 'pharmacy.hl7-inbound.v1',
+    description: 'HL7 v2 messages from the pharmacy system (RDS^O13 dispenses), as received.',
+    value: RawHl7EnvelopeContract,
+    key: 'patient identifier (PID-3, first repetition), else the message control id',
+    partitions: 6,
+    retentionMs: 30 * DAY_MS,
+  }),
+  pharmacyFhirInbound: topic({
+    name: 'pharmacy.fhir-inbound.v1',
+    description: 'FHIR resources (MedicationDispense) POSTed by API-first pharmacy platforms, as received.',
+    value: RawFhirEnvelopeContract,
+    key: 'patient reference or identifier of the resource, else its idempotency key',
+    partitions: 6,
+    retentionMs: 30 * DAY_MS,
+  }),
+  clinicalOrders: topic({
+    name: 'clinical.orders.v1',
+    description:
+      'Orders placed or cancelled in the EHR, routed to one ancillary each (routine lane).',
+    value: OrderEventContract,
+    key: 'patient identifier',
+    partitions: 6,
+    retentionMs: -1,
+  }),
+  clinicalOrdersStat: topic({
+    name: 'clinical.orders-stat.v1',
+    description:
+      'The STAT lane: orders whose priority the order rules send ahead of the routine queue.',
+    value: OrderEventContract,
+    key: 'patient identifier',
+    partitions: 6,
+    retentionMs: -1,
+  }),
+  clinicalOrderStatus: topic({
+    name: 'clinical.order-status.v1',
+    description:
+      'Order status from the ancillaries: accepted or rejected answers, and later ORC-5 statuses.',
+    value: OrderStatusChangedContract,
+    key: 'patient identifier',
+    partitions: 6,
+    retentionMs: -1,
+  }),
+  clinicalImagingReports: topic({
+    name: 'clinical.imaging-reports.v1',
+    description: 'Radiology reports with impression, findings and study identity, CPT-coded.',
+    value: ImagingReportContract,
+    key: 'patient identifier',
+    partitions: 6,
+    retentionMs: -1,
+  }),
+  clinicalDispenses: topic({
+    name: 'clinical.dispenses.v1',
+    description: 'Medication dispenses from the pharmacy, NDC with RxNorm where mapped.',
+    value: MedicationDispensedContract,
+    key: 'patient identifier',
+    partitions: 6,
+    retentionMs: -1,
   }),
 } as const satisfies Record<string, TopicDefinition>;
 

@@ -5,7 +5,10 @@
  * is not hit by all of them at once.
  */
 export interface RetryPolicy {
-  /** Total attempts including the first one; 1 means no retry. */
+  /**
+   * Total attempts including the first one; 1 means no retry. `Infinity` retries until the
+   * work succeeds or is stopped (an outbound sender waiting for an ancillary that is down).
+   */
   maxAttempts: number;
   initialDelayMs: number;
   maxDelayMs: number;
@@ -33,8 +36,11 @@ export function backoffDelayMs(
 }
 
 export function validateRetryPolicy(policy: RetryPolicy): RetryPolicy {
-  if (!Number.isInteger(policy.maxAttempts) || policy.maxAttempts < 1) {
-    throw new RangeError('retry.maxAttempts must be an integer ≥ 1');
+  if (
+    policy.maxAttempts !== Number.POSITIVE_INFINITY &&
+    (!Number.isInteger(policy.maxAttempts) || policy.maxAttempts < 1)
+  ) {
+    throw new RangeError('retry.maxAttempts must be an integer ≥ 1 (or Infinity)');
   }
   if (
     policy.initialDelayMs < 0 ||

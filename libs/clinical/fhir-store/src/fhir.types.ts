@@ -12,6 +12,9 @@ export const FHIR_RESOURCE_TYPES = [
   'Specimen',
   'Observation',
   'DiagnosticReport',
+  'MedicationRequest',
+  'MedicationDispense',
+  'ImagingStudy',
 ] as const;
 
 export type FhirResourceType = (typeof FHIR_RESOURCE_TYPES)[number];
@@ -109,6 +112,90 @@ export interface ServiceRequest extends ResourceBase {
   subject: Reference;
   authoredOn?: string;
   requester?: Reference;
+  encounter?: Reference;
+  reasonCode?: CodeableConcept[];
+  orderDetail?: CodeableConcept[];
+  note?: Annotation[];
+  extension?: Extension[];
+}
+
+export type MedicationRequestStatus =
+  | 'active'
+  | 'on-hold'
+  | 'cancelled'
+  | 'completed'
+  | 'entered-in-error'
+  | 'stopped'
+  | 'draft'
+  | 'unknown';
+
+/** https://hl7.org/fhir/R4/dosage.html (the fields an order carries to a pharmacy) */
+export interface Dosage {
+  text?: string;
+  timing?: { code?: CodeableConcept };
+  route?: CodeableConcept;
+  doseAndRate?: { doseQuantity?: Quantity }[];
+}
+
+/** https://hl7.org/fhir/R4/medicationrequest.html */
+export interface MedicationRequest extends ResourceBase {
+  resourceType: 'MedicationRequest';
+  identifier?: Identifier[];
+  status: MedicationRequestStatus;
+  statusReason?: CodeableConcept;
+  intent: string;
+  priority?: 'routine' | 'urgent' | 'asap' | 'stat';
+  medicationCodeableConcept?: CodeableConcept;
+  subject: Reference;
+  encounter?: Reference;
+  authoredOn?: string;
+  requester?: Reference;
+  reasonCode?: CodeableConcept[];
+  note?: Annotation[];
+  dosageInstruction?: Dosage[];
+  dispenseRequest?: {
+    quantity?: Quantity;
+    numberOfRepeatsAllowed?: number;
+    expectedSupplyDuration?: Quantity;
+  };
+  extension?: Extension[];
+}
+
+/** https://hl7.org/fhir/R4/medicationdispense.html */
+export interface MedicationDispense extends ResourceBase {
+  resourceType: 'MedicationDispense';
+  identifier?: Identifier[];
+  status:
+    | 'preparation'
+    | 'in-progress'
+    | 'cancelled'
+    | 'on-hold'
+    | 'completed'
+    | 'entered-in-error'
+    | 'stopped'
+    | 'declined'
+    | 'unknown';
+  medicationCodeableConcept?: CodeableConcept;
+  subject?: Reference;
+  performer?: { actor: Reference }[];
+  authorizingPrescription?: Reference[];
+  quantity?: Quantity;
+  daysSupply?: Quantity;
+  whenHandedOver?: string;
+  note?: Annotation[];
+}
+
+/** https://hl7.org/fhir/R4/imagingstudy.html (identity and links only; images stay in the PACS) */
+export interface ImagingStudy extends ResourceBase {
+  resourceType: 'ImagingStudy';
+  identifier?: Identifier[];
+  status: 'registered' | 'available' | 'cancelled' | 'entered-in-error' | 'unknown';
+  modality?: Coding[];
+  subject: Reference;
+  started?: string;
+  basedOn?: Reference[];
+  procedureCode?: CodeableConcept[];
+  description?: string;
 }
 
 export interface Specimen extends ResourceBase {

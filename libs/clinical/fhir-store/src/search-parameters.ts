@@ -57,6 +57,9 @@ const STATUS_SYSTEMS = {
   ServiceRequest: 'http://hl7.org/fhir/request-status',
   Observation: 'http://hl7.org/fhir/observation-status',
   DiagnosticReport: 'http://hl7.org/fhir/diagnostic-report-status',
+  MedicationRequest: 'http://hl7.org/fhir/CodeSystem/medicationrequest-status',
+  MedicationDispense: 'http://terminology.hl7.org/CodeSystem/medicationdispense-status',
+  ImagingStudy: 'http://hl7.org/fhir/imagingstudy-status',
 } as const;
 
 const GENDER_SYSTEM = 'http://hl7.org/fhir/administrative-gender';
@@ -140,6 +143,35 @@ export const SEARCH_PARAMETERS: Readonly<
     reference('result', ['Observation'], 'The observations (DiagnosticReport.result)'),
     reference('based-on', ['ServiceRequest'], 'The order fulfilled (DiagnosticReport.basedOn)'),
     reference('specimen', ['Specimen'], 'The specimens (DiagnosticReport.specimen)'),
+  ],
+  MedicationRequest: [
+    token('identifier', 'Placer and filler order numbers (MedicationRequest.identifier)'),
+    token('code', 'The medication, RxNorm (MedicationRequest.medicationCodeableConcept)'),
+    token('status', 'Request status (MedicationRequest.status)'),
+    patient,
+    reference('subject', ['Patient'], 'Whom the request is for (MedicationRequest.subject)'),
+    date('authoredon', 'When the request was made (MedicationRequest.authoredOn)'),
+  ],
+  MedicationDispense: [
+    token('identifier', "The pharmacy's dispense identifier (MedicationDispense.identifier)"),
+    token('code', 'The product, NDC and RxNorm (MedicationDispense.medicationCodeableConcept)'),
+    token('status', 'Dispense status (MedicationDispense.status)'),
+    patient,
+    reference('subject', ['Patient'], 'Whom the dispense is for (MedicationDispense.subject)'),
+    reference(
+      'prescription',
+      ['MedicationRequest'],
+      'The order dispensed (MedicationDispense.authorizingPrescription)',
+    ),
+    date('whenhandedover', 'When it was handed over (MedicationDispense.whenHandedOver)'),
+  ],
+  ImagingStudy: [
+    token('identifier', 'Study Instance UID and accession number (ImagingStudy.identifier)'),
+    token('status', 'Study status (ImagingStudy.status)'),
+    patient,
+    reference('subject', ['Patient'], 'Whom the study is of (ImagingStudy.subject)'),
+    reference('basedon', ['ServiceRequest'], 'The order performed (ImagingStudy.basedOn)'),
+    date('started', 'When the study started (ImagingStudy.started)'),
   ],
 };
 
@@ -290,6 +322,28 @@ export function indexEntries(resourceType: string, content: Json): IndexEntries 
       dates.push(...dateEntries('date', content['effectiveDateTime']));
       dates.push(...dateEntries('date', content['effectivePeriod']));
       dates.push(...dateEntries('issued', content['issued']));
+      break;
+    case 'MedicationRequest':
+      tokens.push(...identifierTokens('identifier', content['identifier']));
+      tokens.push(...codingTokens('code', content['medicationCodeableConcept']));
+      tokens.push(...codeToken('status', STATUS_SYSTEMS.MedicationRequest, content['status']));
+      references.push(...referenceEntries('subject', content['subject']));
+      dates.push(...dateEntries('authoredon', content['authoredOn']));
+      break;
+    case 'MedicationDispense':
+      tokens.push(...identifierTokens('identifier', content['identifier']));
+      tokens.push(...codingTokens('code', content['medicationCodeableConcept']));
+      tokens.push(...codeToken('status', STATUS_SYSTEMS.MedicationDispense, content['status']));
+      references.push(...referenceEntries('subject', content['subject']));
+      references.push(...referenceEntries('prescription', content['authorizingPrescription']));
+      dates.push(...dateEntries('whenhandedover', content['whenHandedOver']));
+      break;
+    case 'ImagingStudy':
+      tokens.push(...identifierTokens('identifier', content['identifier']));
+      tokens.push(...codeToken('status', STATUS_SYSTEMS.ImagingStudy, content['status']));
+      references.push(...referenceEntries('subject', content['subject']));
+      references.push(...referenceEntries('basedon', content['basedOn']));
+      dates.push(...dateEntries('started', content['started']));
       break;
   }
   return {

@@ -2,9 +2,19 @@
 // change the .avsc and run `npm run contracts:generate`.
 export type { CriticalAlert } from './critical-alert';
 export { CriticalAlertContract } from './critical-alert';
+export type { ImagingReport } from './imaging-report';
+export { ImagingReportContract } from './imaging-report';
 export type { LabResult } from './lab-result';
 export { LabResultContract } from './lab-result';
+export type { MedicationDispensed } from './medication-dispensed';
+export { MedicationDispensedContract } from './medication-dispensed';
+export type { OrderEvent } from './order-event';
+export { OrderEventContract } from './order-event';
+export type { OrderStatusChanged } from './order-status';
+export { OrderStatusChangedContract } from './order-status';
 export type { ResultWritten } from './result-written';
 export { ResultWrittenContract } from './result-written';
+export type { RawFhirEnvelope } from './raw-fhir-envelope';
+export { RawFhirEnvelopeContract } from './raw-fhir-envelope';
 export type { RawHl7Envelope } from './raw-hl7-envelope';
 export { RawHl7EnvelopeContract } from './raw-hl7-envelope';

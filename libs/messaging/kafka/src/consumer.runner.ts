@@ -54,6 +54,8 @@ export type MessageHandler<T> = (message: ConsumedMessage<T>) => Promise<void>;
 export interface Subscription<T = unknown> {
   topic: TopicDefinition;
   handler: MessageHandler<T>;
+  /** This topic's retry policy, over the runner's (e.g. unlimited attempts for an outbound sender). */
+  retry?: Partial<RetryPolicy>;
 }
 
 export interface CommittedOffset {
@@ -338,13 +340,14 @@ export class ConsumerRunner {
         stopTimer();
         return;
       }
-      if (!isRetriable(error) || attempt >= this.retry.maxAttempts) {
+      const policy = this.policyOf(subscription);
+      if (!isRetriable(error) || attempt >= policy.maxAttempts) {
         await this.deadLetters.publish({ topic, partition, message }, error, attempt);
         this.handled.inc({ ...labels, outcome: 'dead_lettered' });
         stopTimer();
         return;
       }
-      const delay = backoffDelayMs(this.retry, attempt);
+      const delay = backoffDelayMs(policy, attempt);
       this.retries.inc({ ...labels, error_code: errorCode(error) });
       this.logger.warn(
         { ...logFields, attempt, retryInMs: delay, ...describeError(error) },
@@ -352,6 +355,19 @@ export class ConsumerRunner {
       );
       await this.wait(delay, heartbeat);
     }
+  }
+
+  private readonly policies = new Map<Subscription<never>, RetryPolicy>();
+
+  private policyOf(subscription: Subscription<never>): RetryPolicy {
+    let policy = this.policies.get(subscription);
+    if (!policy) {
+      policy = subscription.retry
+        ? validateRetryPolicy({ ...this.retry, ...subscription.retry })
+        : this.retry;
+      this.policies.set(subscription, policy);
+    }
+    return policy;
   }
 
   /** Sleeps between attempts while keeping the group membership alive; cut short by stop(). */

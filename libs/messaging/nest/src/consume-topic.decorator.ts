@@ -10,12 +10,15 @@
  */
 import { SetMetadata } from '@nestjs/common';
 import type { TopicDefinition } from '@ancillary/contracts';
+import type { RetryPolicy } from '@ancillary/retry';
 
 export const CONSUME_TOPIC_METADATA = 'ancillary:consume-topic';
 
 export interface ConsumeTopicOptions {
   /** Consumer group; default: the module's groupId. Separate groups make separate flows. */
   groupId?: string;
+  /** Retry policy of this handler over the group's (e.g. `{ maxAttempts: Infinity }`). */
+  retry?: Partial<RetryPolicy>;
 }
 
 export interface ConsumeTopicMetadata extends ConsumeTopicOptions {

@@ -80,6 +80,7 @@ export class MessagingLifecycle
         const list = groups.get(groupId) ?? [];
         list.push({
           topic: meta.topic,
+          ...(meta.retry ? { retry: meta.retry } : {}),
           handler: async (message: ConsumedMessage<never>) => {
             await method.call(instance, message.value, message);
           },
