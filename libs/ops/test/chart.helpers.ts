@@ -157,6 +157,7 @@ export function labResult(
     },
     specimen: null,
     status: 'FINAL',
+    highPriority: false,
     effectiveAt: null,
     issuedAt: null,
     observations: [],

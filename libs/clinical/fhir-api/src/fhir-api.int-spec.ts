@@ -68,6 +68,7 @@ function result(
     },
     specimen: null,
     status: 'FINAL',
+    highPriority: false,
     effectiveAt,
     issuedAt: effectiveAt + 1_800_000,
     observations: [

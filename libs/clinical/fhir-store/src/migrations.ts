@@ -114,6 +114,41 @@ export const MIGRATIONS: readonly Migration[] = [
         $$;
     `,
   },
+  {
+    version: 3,
+    name: 'order outbox and event ledger',
+    sql: `
+      -- Events to publish, written in the same transaction as the order they announce (a
+      -- transactional outbox): an order stored is an order sent, even if Kafka was down.
+      CREATE TABLE fhir.outbox (
+        seq          bigserial PRIMARY KEY,
+        event_id     text NOT NULL UNIQUE,
+        topic        text NOT NULL,
+        message_key  text NOT NULL,
+        payload      jsonb NOT NULL,
+        headers      jsonb NOT NULL DEFAULT '{}'::jsonb,
+        created_at   timestamptz NOT NULL DEFAULT now(),
+        published_at timestamptz
+      );
+      CREATE INDEX outbox_unpublished_idx ON fhir.outbox (seq) WHERE published_at IS NULL;
+
+      -- One row per canonical event other than LabResult (imaging report, dispense, order
+      -- status) applied to the chart: idempotency, and the reconcile judge for those flows.
+      CREATE TABLE fhir.event_ledger (
+        event_id      text PRIMARY KEY,
+        kind          text NOT NULL,
+        source_system text NOT NULL,
+        patient_id    text,
+        resource_type text NOT NULL,
+        resource_id   text NOT NULL,
+        version_id    int  NOT NULL,
+        outcome       text NOT NULL CHECK (outcome IN ('CREATED', 'UPDATED', 'UNCHANGED')),
+        received_at   timestamptz NOT NULL,
+        written_at    timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX event_ledger_resource_idx ON fhir.event_ledger (resource_type, resource_id);
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = advisoryLockKey('fhir.schema_migrations');

@@ -92,6 +92,7 @@ export function labResult(
       receivedAt: T0 + 600_000,
     },
     status: 'FINAL',
+    highPriority: false,
     effectiveAt: T0,
     issuedAt: T0 + 3_000_000,
     observations: [

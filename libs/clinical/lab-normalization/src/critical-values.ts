@@ -133,6 +133,7 @@ export function criticalAlerts(
       messageControlId: result.messageControlId,
       patientIdentifier: patient.value,
       patientIdentifierSystem: patient.system,
+      highPriority: result.highPriority,
       placerOrderNumber: result.order.placerOrderNumber,
       fillerOrderNumber: result.order.fillerOrderNumber,
       priority: result.order.priority,

@@ -301,6 +301,8 @@ class OruR01Mapper {
       order: orderRef,
       specimen: this.specimen(order, filler, effectiveAt),
       status: resultStatus(fieldValue(obr, 25)),
+      // Set by the order rules (the normalizer applies them), not by the message itself.
+      highPriority: false,
       effectiveAt,
       issuedAt: this.timestamp(obr, 22),
       observations,
