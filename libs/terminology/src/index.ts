@@ -1,6 +1,11 @@
 export * from './code-systems';
 export * from './terminology.errors';
 export * from './terminology.model';
-export { Terminology, type TerminologySummary, type TerminologyTables } from './terminology';
+export {
+  Terminology,
+  type OrderCoding,
+  type TerminologySummary,
+  type TerminologyTables,
+} from './terminology';
 export * from './terminology.loader';
 export * from './terminology.store';

@@ -1,5 +1,17 @@
-/** What could not be mapped: an OBX-3 lab code, an OBR-4 orderable, an OBX-6 unit, an OBX-8 flag. */
-export type UnmappedCodeKind = 'lab-code' | 'orderable' | 'unit' | 'flag';
+/**
+ * What could not be mapped: an OBX-3 lab code, an OBR-4 orderable (inbound, or a LOINC ordered
+ * outbound), an OBX-6 unit, an OBX-8 flag, an order without a route, an imaging procedure (CPT
+ * or local), a drug missing from a pharmacy's formulary, an order priority without a rule.
+ */
+export type UnmappedCodeKind =
+  | 'lab-code'
+  | 'orderable'
+  | 'unit'
+  | 'flag'
+  | 'route'
+  | 'imaging-procedure'
+  | 'formulary'
+  | 'order-rule';
 
 /**
  * A code the terminology tables have no row for. Permanent (`retriable = false`): the message
@@ -10,7 +22,10 @@ export type UnmappedCodeKind = 'lab-code' | 'orderable' | 'unit' | 'flag';
 export class UnmappedCodeError extends Error {
   readonly retriable = false;
   readonly kind: UnmappedCodeKind;
-  /** MSH-4 sending facility; null for units and flags, which are shared by every facility. */
+  /**
+   * MSH-4 sending facility (or the facility an order goes to); null for units, flags, routes
+   * and order rules, which are shared by every facility.
+   */
   readonly facility: string | null;
   readonly code: string;
   /** Coding system as sent (e.g. `L`, `99EAST`, `LN`); null when none was sent. */

@@ -1,16 +1,37 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { isValidLoincCode } from './code-systems';
+import {
+  CPT_SYSTEM,
+  LOINC_SYSTEM,
+  RXNORM_SYSTEM,
+  isValidCptCode,
+  isValidLoincCode,
+  isValidRxnormCode,
+  normalizeNdc,
+} from './code-systems';
 import { readCsv, type CsvRow } from './csv.reader';
 import { TerminologyLoadError, type TerminologyIssue } from './terminology.errors';
 import {
+  ANY_CODE,
+  IMAGING_MODALITIES,
   LAB_VALUE_TYPES,
+  ORDER_CATEGORIES,
+  ORDER_LANES,
+  ORDER_PRIORITIES,
   type CriticalRangeEntry,
   type FacilityEntry,
   type FlagEntry,
+  type FormularyEntry,
+  type ImagingModality,
+  type ImagingProcedureEntry,
   type LabCodeEntry,
   type LabValueType,
+  type OrderCategory,
+  type OrderLane,
+  type OrderPriority,
+  type OrderRouteEntry,
+  type OrderRuleEntry,
   type OrderableEntry,
   type TerminologyManifest,
   type UnitEntry,
@@ -59,6 +80,29 @@ export const TERMINOLOGY_FILES = {
     'critical_low',
     'critical_high',
     'description',
+  ],
+  'order-routes.csv': ['category', 'code_system', 'code', 'destination', 'facility', 'description'],
+  'order-rules.csv': ['priority', 'lane', 'high_priority_result', 'description'],
+  'imaging-procedures.csv': [
+    'facility',
+    'local_code',
+    'local_system',
+    'local_display',
+    'cpt_code',
+    'cpt_display',
+    'modality',
+    'default_modifiers',
+  ],
+  'formulary.csv': [
+    'facility',
+    'local_code',
+    'local_display',
+    'rxnorm_code',
+    'rxnorm_display',
+    'ndc',
+    'ndc_display',
+    'dispense_unit',
+    'dose_form',
   ],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -147,10 +191,31 @@ export function parseTerminology(files: TerminologyFiles, source = '<memory>'): 
   const flags = readFlags(rows('flags.csv') ?? [], issues);
   const criticalRanges = readCriticalRanges(rows('critical-ranges.csv') ?? [], issues);
   checkCriticalUnits(labCodes, criticalRanges, issues);
+  const facilityIds = facilityRows && new Set(facilityRows.map((r) => cell(r, 'facility')));
+  const orderRoutes = readOrderRoutes(rows('order-routes.csv') ?? [], facilityIds, issues);
+  const orderRules = readOrderRules(rows('order-rules.csv'), issues);
+  const imagingProcedures = readImagingProcedures(
+    rows('imaging-procedures.csv') ?? [],
+    facilityIds,
+    issues,
+  );
+  const formulary = readFormulary(rows('formulary.csv') ?? [], facilityIds, issues);
 
   if (issues.length > 0 || !manifest) throw new TerminologyLoadError(source, issues);
   return new Terminology(
-    { manifest, facilities, labCodes, orderables, units, flags, criticalRanges },
+    {
+      manifest,
+      facilities,
+      labCodes,
+      orderables,
+      units,
+      flags,
+      criticalRanges,
+      orderRoutes,
+      orderRules,
+      imagingProcedures,
+      formulary,
+    },
     contentHash(bytes),
     source,
   );
@@ -349,6 +414,27 @@ class RowReader {
     if (value === 'N') return false;
     if (value !== '') this.fail(column, `"${this.text(column)}" must be Y or N`);
     return false;
+  }
+
+  /** One of `allowed` (compared upper- or lower-case as `fold` says); '' when blank or wrong. */
+  oneOf<T extends string>(column: string, allowed: readonly T[], fold: 'upper' | 'lower'): T | '' {
+    const raw = this.required(column);
+    const value = fold === 'upper' ? raw.toUpperCase() : raw.toLowerCase();
+    if (raw === '') return '';
+    if (!(allowed as readonly string[]).includes(value)) {
+      this.fail(column, `"${raw}" must be one of ${allowed.join(', ')}`);
+      return '';
+    }
+    return value as T;
+  }
+
+  /** A facility id that must be in facilities.csv (unchecked when that file is unreadable). */
+  facility(column: string, facilities: ReadonlySet<string> | undefined): string {
+    const facility = this.code(column);
+    if (facility !== '' && facilities && !facilities.has(facility)) {
+      this.fail(column, `"${facility}" is not in facilities.csv; add the facility there first`);
+    }
+    return facility;
   }
 
   range(lowColumn: string, highColumn: string): [number | null, number | null] {
@@ -630,6 +716,245 @@ function readCriticalRanges(rows: CsvRow[], issues: TerminologyIssue[]): Critica
         criticalLow,
         criticalHigh,
         description,
+        source: { file, line: r.line },
+      });
+    }
+  }
+  return out;
+}
+
+/** An absolute URI as `Coding.system` carries it. */
+function isAbsoluteUri(value: string): boolean {
+  return /^(https?:\/\/|urn:)\S+$/.test(value);
+}
+
+/**
+ * order-routes.csv. A row is a category plus a FHIR code system and code, either of which may
+ * be `*`; `code_system` `*` requires `code` `*` (a code means nothing without its system).
+ * Known systems have their codes checked (LOINC check digit, CPT form, RxNorm digits).
+ */
+function readOrderRoutes(
+  rows: CsvRow[],
+  facilities: ReadonlySet<string> | undefined,
+  issues: TerminologyIssue[],
+): OrderRouteEntry[] {
+  const file = 'order-routes.csv';
+  const seen = new Map<string, number>();
+  const out: OrderRouteEntry[] = [];
+  for (const row of rows) {
+    const r = new RowReader(file, row, issues);
+    const category = r.oneOf<OrderCategory>('category', ORDER_CATEGORIES, 'upper');
+    const codeSystem = r.required('code_system');
+    if (codeSystem !== '' && codeSystem !== ANY_CODE && !isAbsoluteUri(codeSystem)) {
+      r.fail(
+        'code_system',
+        `"${codeSystem}" must be a FHIR code system URI (e.g. ${LOINC_SYSTEM}) or * for any`,
+      );
+    }
+    const code = r.code('code');
+    if (codeSystem === ANY_CODE && code !== '' && code !== ANY_CODE) {
+      r.fail('code', `"${code}" needs a code_system; with code_system * the code must be * too`);
+    } else if (code !== '' && code !== ANY_CODE) {
+      checkStandardCode(r, 'code', codeSystem, code);
+    }
+    const destination = r.required('destination');
+    if (destination !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(destination)) {
+      r.fail(
+        'destination',
+        `"${destination}" must be a gateway's ORDER_DESTINATION: letters, digits, . _ - (e.g. lis-main)`,
+      );
+    }
+    const facility = r.facility('facility', facilities);
+    const description = r.text('description');
+    if (category !== '' && codeSystem !== '' && code !== '') {
+      unique(
+        seen,
+        `${category}\u0000${codeSystem}\u0000${code}`,
+        r,
+        'code',
+        `route for ${category} ${codeSystem} ${code}`,
+      );
+    }
+    if (r.ok && category !== '') {
+      out.push({
+        category,
+        codeSystem,
+        code,
+        destination,
+        facility,
+        description,
+        source: { file, line: r.line },
+      });
+    }
+  }
+  return out;
+}
+
+/** Checks a code of a system whose syntax is known; other systems are taken as written. */
+function checkStandardCode(r: RowReader, column: string, system: string, code: string): void {
+  if (system === LOINC_SYSTEM && !isValidLoincCode(code)) {
+    r.fail(column, `"${code}" is not a valid LOINC code (form 2345-7, right check digit)`);
+  } else if (system === CPT_SYSTEM && !isValidCptCode(code)) {
+    r.fail(column, `"${code}" is not a CPT code (5 characters: 4 digits and a digit or letter)`);
+  } else if (system === RXNORM_SYSTEM && !isValidRxnormCode(code)) {
+    r.fail(column, `"${code}" is not an RxNorm concept id (digits only)`);
+  }
+}
+
+/**
+ * order-rules.csv: one row per FHIR request priority, and every priority must have one, so
+ * that `orderRule` can never be asked for a priority the table forgot. `rows` undefined: the
+ * file could not be read (already reported).
+ */
+function readOrderRules(rows: CsvRow[] | undefined, issues: TerminologyIssue[]): OrderRuleEntry[] {
+  const file = 'order-rules.csv';
+  const seen = new Map<string, number>();
+  const out: OrderRuleEntry[] = [];
+  for (const row of rows ?? []) {
+    const r = new RowReader(file, row, issues);
+    const priority = r.oneOf<OrderPriority>('priority', ORDER_PRIORITIES, 'lower');
+    const lane = r.oneOf<OrderLane>('lane', ORDER_LANES, 'upper');
+    const highPriorityResult = r.yesNo('high_priority_result');
+    const description = r.text('description');
+    if (priority !== '') unique(seen, priority, r, 'priority', `rule for priority ${priority}`);
+    if (r.ok && priority !== '' && lane !== '') {
+      out.push({ priority, lane, highPriorityResult, description, source: { file, line: r.line } });
+    }
+  }
+  if (rows) {
+    const missing = ORDER_PRIORITIES.filter((p) => !seen.has(p));
+    if (missing.length > 0) {
+      issues.push({
+        file,
+        column: 'priority',
+        reason: `no row for priority ${missing.join(', ')}; every FHIR request priority (${ORDER_PRIORITIES.join(', ')}) needs one`,
+      });
+    }
+  }
+  return out;
+}
+
+function readImagingProcedures(
+  rows: CsvRow[],
+  facilities: ReadonlySet<string> | undefined,
+  issues: TerminologyIssue[],
+): ImagingProcedureEntry[] {
+  const file = 'imaging-procedures.csv';
+  const seen = new Map<string, number>();
+  const out: ImagingProcedureEntry[] = [];
+  for (const row of rows) {
+    const r = new RowReader(file, row, issues);
+    const facility = r.facility('facility', facilities);
+    const localCode = r.code('local_code');
+    const localSystem = r.code('local_system');
+    const localDisplay = r.required('local_display');
+    const cptCode = r.code('cpt_code');
+    if (cptCode !== '' && !isValidCptCode(cptCode)) {
+      r.fail(
+        'cpt_code',
+        `"${cptCode}" is not a CPT code (5 characters: 4 digits and a digit or letter, e.g. 71046)`,
+      );
+    }
+    const cptDisplay = r.required('cpt_display');
+    const modality = r.oneOf<ImagingModality>('modality', IMAGING_MODALITIES, 'upper');
+    const defaultModifiers = r
+      .text('default_modifiers')
+      .split(/\s+/)
+      .filter((m) => m !== '');
+    const badModifiers = defaultModifiers.filter((m) => !/^[0-9A-Z]{2}$/.test(m));
+    if (badModifiers.length > 0) {
+      r.fail(
+        'default_modifiers',
+        `${badModifiers.map((m) => `"${m}"`).join(', ')} not CPT modifiers (two characters, e.g. 26 TC 50; separate with spaces)`,
+      );
+    }
+    if (facility !== '' && localCode !== '') {
+      unique(
+        seen,
+        `${facility}\u0000${localCode}`,
+        r,
+        'local_code',
+        `imaging procedure ${localCode} for ${facility}`,
+      );
+    }
+    if (r.ok && modality !== '') {
+      out.push({
+        facility,
+        localCode,
+        localSystem,
+        localDisplay,
+        cptCode,
+        cptDisplay,
+        modality,
+        defaultModifiers,
+        source: { file, line: r.line },
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * formulary.csv. NDCs are stored normalised (11 digits, 5-4-2, hyphens) and must be unique per
+ * facility: an inbound dispense is mapped back by its NDC. An RxNorm may have several rows
+ * (several packages); outbound, the first one in the file is dispensed.
+ */
+function readFormulary(
+  rows: CsvRow[],
+  facilities: ReadonlySet<string> | undefined,
+  issues: TerminologyIssue[],
+): FormularyEntry[] {
+  const file = 'formulary.csv';
+  const seenCodes = new Map<string, number>();
+  const seenNdcs = new Map<string, number>();
+  const out: FormularyEntry[] = [];
+  for (const row of rows) {
+    const r = new RowReader(file, row, issues);
+    const facility = r.facility('facility', facilities);
+    const localCode = r.code('local_code');
+    const localDisplay = r.required('local_display');
+    const rxnormCode = r.code('rxnorm_code');
+    if (rxnormCode !== '' && !isValidRxnormCode(rxnormCode)) {
+      r.fail(
+        'rxnorm_code',
+        `"${rxnormCode}" is not an RxNorm concept id (digits only, e.g. 197361)`,
+      );
+    }
+    const rxnormDisplay = r.required('rxnorm_display');
+    const ndcText = r.required('ndc');
+    const ndc = ndcText === '' ? '' : normalizeNdc(ndcText);
+    if (ndc === undefined) {
+      r.fail(
+        'ndc',
+        `"${ndcText}" is not an NDC (11 digits as 5-4-2 with hyphens, e.g. 12345-6789-01; or a hyphenated 10-digit form)`,
+      );
+    }
+    const ndcDisplay = r.required('ndc_display');
+    const dispenseUnit = r.code('dispense_unit');
+    const doseForm = r.required('dose_form');
+    if (facility !== '' && localCode !== '') {
+      unique(
+        seenCodes,
+        `${facility}\u0000${localCode}`,
+        r,
+        'local_code',
+        `formulary code ${localCode} for ${facility}`,
+      );
+    }
+    if (facility !== '' && ndc) {
+      unique(seenNdcs, `${facility}\u0000${ndc}`, r, 'ndc', `NDC ${ndc} for ${facility}`);
+    }
+    if (r.ok && ndc) {
+      out.push({
+        facility,
+        localCode,
+        localDisplay,
+        rxnormCode,
+        rxnormDisplay,
+        ndc,
+        ndcDisplay,
+        dispenseUnit,
+        doseForm,
         source: { file, line: r.line },
       });
     }

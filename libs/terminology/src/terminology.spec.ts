@@ -106,7 +106,7 @@ describe('Terminology', () => {
 
     it('refuses an unknown facility, listing the known ones', () => {
       expect(() => t.labCodes('NOPE')).toThrow(
-        'sending facility "NOPE" is not in facilities.csv (known: NWH-LAB, EAST-LAB)',
+        'facility "NOPE" is not in facilities.csv (known: NWH-LAB, EAST-LAB, NWH-RAD, NWH-RX)',
       );
       expect(() => t.orderables('NOPE')).toThrow(RangeError);
     });
@@ -220,7 +220,11 @@ describe('Terminology', () => {
     expect(t.summary()).toMatchObject({
       version: t.version,
       contentHash: t.contentHash,
-      facilities: 2,
+      facilities: 4,
+      orderRoutes: 3,
+      orderRules: 4,
+      imagingProcedures: 10,
+      formulary: 12,
     });
   });
 });

@@ -31,7 +31,7 @@ describe('TerminologyStore', () => {
   });
 
   it('loads at construction and refuses to start on invalid tables', () => {
-    expect(new TerminologyStore({ dir }).current.version).toBe('2026.11.0');
+    expect(new TerminologyStore({ dir }).current.version).toBe('2026.12.0');
     writeFileSync(join(dir, 'flags.csv'), 'flag\nH\n');
     expect(() => new TerminologyStore({ dir })).toThrow(TerminologyLoadError);
   });
@@ -93,7 +93,7 @@ describe('TerminologyStore', () => {
     cleanup();
     const outcome = store.reload();
     expect(outcome.ok).toBe(false);
-    expect(store.current.version).toBe('2026.11.0');
+    expect(store.current.version).toBe('2026.12.0');
   });
 
   it('watches the directory and reloads after a burst of edits, once', async () => {
@@ -153,7 +153,7 @@ describe('TerminologyStore', () => {
       description: 'the witness store to reload',
     });
     expect(stoppedStoreReloads).toBe(0);
-    expect(stopped.current.version).toBe('2026.11.0');
+    expect(stopped.current.version).toBe('2026.12.0');
   });
 
   it('reports a directory it cannot watch to onWatchError', () => {

@@ -1,13 +1,29 @@
-import { isLoincSystem, standardCodeSystemUri } from './code-systems';
+import {
+  CPT_SYSTEM,
+  LOINC_SYSTEM,
+  RXNORM_SYSTEM,
+  isCptSystem,
+  isLoincSystem,
+  normalizeNdc,
+  standardCodeSystemUri,
+} from './code-systems';
 import { UnmappedCodeError, type UnmappedCodeKind } from './terminology.errors';
-import type {
-  CriticalRangeEntry,
-  FacilityEntry,
-  FlagEntry,
-  LabCodeEntry,
-  OrderableEntry,
-  TerminologyManifest,
-  UnitEntry,
+import {
+  ANY_CODE,
+  type CriticalRangeEntry,
+  type FacilityEntry,
+  type FlagEntry,
+  type FormularyEntry,
+  type ImagingProcedureEntry,
+  type LabCodeEntry,
+  type OrderCategory,
+  type OrderPriority,
+  type OrderRouteEntry,
+  type OrderRuleEntry,
+  type OrderableEntry,
+  type OutboundCode,
+  type TerminologyManifest,
+  type UnitEntry,
 } from './terminology.model';
 
 /** The validated content of a terminology directory (see `parseTerminology`). */
@@ -19,6 +35,10 @@ export interface TerminologyTables {
   readonly units: readonly UnitEntry[];
   readonly flags: readonly FlagEntry[];
   readonly criticalRanges: readonly CriticalRangeEntry[];
+  readonly orderRoutes: readonly OrderRouteEntry[];
+  readonly orderRules: readonly OrderRuleEntry[];
+  readonly imagingProcedures: readonly ImagingProcedureEntry[];
+  readonly formulary: readonly FormularyEntry[];
 }
 
 /** Counts and identity of a loaded terminology, for the start-up / reload log line. */
@@ -32,7 +52,24 @@ export interface TerminologySummary {
   readonly units: number;
   readonly flags: number;
   readonly criticalRanges: number;
+  readonly orderRoutes: number;
+  readonly orderRules: number;
+  readonly imagingProcedures: number;
+  readonly formulary: number;
 }
+
+/** A coding as an order carries it (FHIR `Coding`: system URI, or null when none). */
+export interface OrderCoding {
+  readonly system: string | null;
+  readonly code: string;
+}
+
+/** Legacy HL7 v2 priority codes (table 0027) accepted by `orderRule` beside the FHIR ones. */
+const V2_PRIORITIES: Readonly<Record<string, OrderPriority>> = {
+  S: 'stat',
+  A: 'asap',
+  R: 'routine',
+};
 
 type LocalEntry = LabCodeEntry | OrderableEntry;
 
@@ -68,6 +105,10 @@ export class Terminology {
   private readonly flagIndex = new Map<string, FlagEntry>();
   private readonly criticalIndex = new Map<string, CriticalRangeEntry[]>();
   private readonly criticalInterpretations = new Set<string>();
+  private readonly routeIndex = new Map<string, OrderRouteEntry>();
+  private readonly ruleIndex = new Map<string, OrderRuleEntry>();
+  private readonly imagingIndex = new Map<string, FacilityRows<ImagingProcedureEntry>>();
+  private readonly formularyIndex = new Map<string, FacilityRows<FormularyEntry>>();
   private readonly tables: TerminologyTables;
 
   /** @internal use `loadTerminology()` / `parseTerminology()`, which validate the tables first. */
@@ -96,6 +137,22 @@ export class Terminology {
       list.push(r);
       this.criticalIndex.set(r.loincCode, list);
     }
+    for (const r of tables.orderRoutes) {
+      this.routeIndex.set(routeKey(r.category, r.codeSystem, r.code), r);
+    }
+    for (const r of tables.orderRules) this.ruleIndex.set(r.priority, r);
+    for (const p of tables.imagingProcedures) {
+      const idx = facilityRows(this.imagingIndex, p.facility);
+      idx.byCode.set(p.localCode, p);
+      if (!idx.byStandard.has(p.cptCode)) idx.byStandard.set(p.cptCode, p);
+      idx.all.push(p);
+    }
+    for (const f of tables.formulary) {
+      const idx = facilityRows(this.formularyIndex, f.facility);
+      idx.byCode.set(f.ndc, f);
+      if (!idx.byStandard.has(f.rxnormCode)) idx.byStandard.set(f.rxnormCode, f);
+      idx.all.push(f);
+    }
   }
 
   /** Sizes and identity, for the log line a service writes when it loads or reloads. */
@@ -110,6 +167,10 @@ export class Terminology {
       units: this.tables.units.length,
       flags: this.tables.flags.length,
       criticalRanges: this.tables.criticalRanges.length,
+      orderRoutes: this.tables.orderRoutes.length,
+      orderRules: this.tables.orderRules.length,
+      imagingProcedures: this.tables.imagingProcedures.length,
+      formulary: this.tables.formulary.length,
     };
   }
 
@@ -223,6 +284,215 @@ export class Terminology {
     return this.facilityIndex.get(facility)?.localSystemUri ?? null;
   }
 
+  /**
+   * Where an order goes (order-routes.csv): the ancillary (`destination`) and the facility whose
+   * tables map its codes outbound. The most specific row wins: system and code, then system and
+   * `*`, then `*` and `*`. `coding.system` is a FHIR URI; an HL7 v2 name (`LN`, `C4`) is
+   * accepted too.
+   * @throws UnmappedCodeError (kind `route`) when no row matches: the order cannot be placed.
+   */
+  routeOrder(category: OrderCategory, coding: OrderCoding): OrderRouteEntry {
+    const code = coding.code.trim();
+    const rawSystem = coding.system?.trim() ? coding.system.trim() : null;
+    const system = rawSystem === null ? null : (standardCodeSystemUri(rawSystem) ?? rawSystem);
+    const route =
+      (system !== null && this.routeIndex.get(routeKey(category, system, code))) ||
+      (system !== null && this.routeIndex.get(routeKey(category, system, ANY_CODE))) ||
+      this.routeIndex.get(routeKey(category, ANY_CODE, ANY_CODE));
+    if (route) return route;
+    throw this.unmapped(
+      { kind: 'route', facility: null, code, system },
+      `no route for ${category} code ${code} (${system ?? 'no code system'}) in order-routes.csv; add a row for this code, its system (code *), or the category (* *)`,
+    );
+  }
+
+  /**
+   * What an order's priority means (order-rules.csv): its lane (STAT orders overtake routine
+   * ones) and whether its results are flagged high priority. Takes FHIR request-priority codes
+   * (case-insensitive) and, for results that carry the v2 one, table 0027 `S`/`A`/`R`. A blank
+   * priority is `routine` (FHIR: "routine" is the default) and so is an unknown one: an
+   * unexpected value must not stop an order or a result, and routine is the conservative lane.
+   * @see https://hl7.org/fhir/R4/valueset-request-priority.html
+   */
+  orderRule(priority: string | null | undefined): OrderRuleEntry {
+    const text = priority?.trim() ?? '';
+    const key = V2_PRIORITIES[text.toUpperCase()] ?? text.toLowerCase();
+    const rule = this.ruleIndex.get(key) ?? this.ruleIndex.get('routine');
+    if (rule) return rule;
+    // Unreachable with validated tables (every priority has a row); kept for a clear error.
+    throw this.unmapped(
+      { kind: 'order-rule', facility: null, code: text, system: null },
+      `no rule for order priority "${text}" or routine in order-rules.csv`,
+    );
+  }
+
+  /**
+   * How a lab (facility) expects a LOINC to be ordered (outbound OBR-4): the orderable whose
+   * LOINC it is (orderables.csv, a panel or single-test orderable), else the lab code with that
+   * LOINC (lab-codes.csv, a single test). The first row in file order wins when several match.
+   * @throws UnmappedCodeError (kind `orderable`) naming the files to add a row to.
+   */
+  labOrderCode(facility: string, loinc: string): OutboundCode {
+    const code = loinc.trim();
+    const details = { kind: 'orderable' as const, facility, code, system: LOINC_SYSTEM };
+    if (!this.facilityIndex.has(facility)) {
+      throw this.unmapped(
+        details,
+        `cannot order LOINC ${code} from facility ${facility}: the facility is not in facilities.csv`,
+      );
+    }
+    const row =
+      this.orderableIndex.get(facility)?.byLoinc.get(code)?.[0] ??
+      this.labCodeIndex.get(facility)?.byLoinc.get(code)?.[0];
+    if (!row) {
+      throw this.unmapped(
+        details,
+        `no orderable or lab code of facility ${facility} maps to LOINC ${code}; add a row to orderables.csv (or lab-codes.csv for a single test)`,
+      );
+    }
+    return {
+      localCode: row.localCode,
+      localSystem: row.localSystem,
+      localDisplay: row.localDisplay,
+      code: { system: LOINC_SYSTEM, code: row.loincCode, display: row.loincDisplay },
+    };
+  }
+
+  /**
+   * How a radiology facility expects a CPT to be ordered (outbound OBR-4): the first row of
+   * imaging-procedures.csv with that CPT.
+   * @throws UnmappedCodeError (kind `imaging-procedure`).
+   */
+  imagingOrderCode(facility: string, cpt: string): OutboundCode {
+    const code = cpt.trim();
+    const details = { kind: 'imaging-procedure' as const, facility, code, system: CPT_SYSTEM };
+    if (!this.facilityIndex.has(facility)) {
+      throw this.unmapped(
+        details,
+        `cannot order CPT ${code} from facility ${facility}: the facility is not in facilities.csv`,
+      );
+    }
+    const row = this.imagingIndex.get(facility)?.byStandard.get(code);
+    if (!row) {
+      throw this.unmapped(
+        details,
+        `no imaging procedure of facility ${facility} has CPT ${code}; add a row to imaging-procedures.csv`,
+      );
+    }
+    return toOutbound(row);
+  }
+
+  /**
+   * The imaging procedure of a procedure code a RIS sends (inbound OBR-4). A local code must
+   * come with the row's system (or none); a CPT sent as such (`C4`, `CPT`, the CPT URI) is
+   * accepted only when a row of the facility has it: the table stays the authority.
+   * @throws UnmappedCodeError (kind `imaging-procedure`).
+   */
+  mapImagingProcedure(
+    facility: string,
+    localCode: string,
+    localSystem?: string | null,
+  ): ImagingProcedureEntry {
+    const code = localCode.trim();
+    const system = localSystem?.trim() ? localSystem.trim() : null;
+    const details = { kind: 'imaging-procedure' as const, facility, code, system };
+    const base = `no CPT mapping for imaging procedure "${code}" (${system === null ? 'no coding system' : `system ${system}`}) from sending facility ${facility}`;
+    if (!this.facilityIndex.has(facility)) {
+      throw this.unmapped(details, `${base}: the facility is not in facilities.csv`);
+    }
+    const idx = this.imagingIndex.get(facility);
+    if (system !== null && isCptSystem(system)) {
+      const row = idx?.byStandard.get(code);
+      if (row) return row;
+      throw this.unmapped(
+        details,
+        `CPT ${code} sent by sending facility ${facility} is not in imaging-procedures.csv for it; add a row`,
+      );
+    }
+    const row = idx?.byCode.get(code);
+    if (!row) throw this.unmapped(details, `${base}; add a row to imaging-procedures.csv`);
+    if (system !== null && system.toUpperCase() !== row.localSystem.toUpperCase()) {
+      throw this.unmapped(
+        details,
+        `${base}: imaging-procedures.csv line ${row.source.line} maps "${code}" in system ${row.localSystem} only`,
+      );
+    }
+    return row;
+  }
+
+  /** A radiology facility's procedures in file order (what a simulator reports on). */
+  imagingProcedures(facility: string): readonly ImagingProcedureEntry[] {
+    return this.requireFacility(facility, this.imagingIndex.get(facility)?.all);
+  }
+
+  /**
+   * The formulary row a pharmacy (facility) dispenses an ordered RxNorm drug as (outbound RXE-2
+   * NDC, RXO-1 local code): the first row with that RxNorm.
+   * @throws UnmappedCodeError (kind `formulary`).
+   */
+  formularyByRxnorm(facility: string, rxnorm: string): FormularyEntry {
+    const code = rxnorm.trim();
+    const details = { kind: 'formulary' as const, facility, code, system: RXNORM_SYSTEM };
+    if (!this.facilityIndex.has(facility)) {
+      throw this.unmapped(
+        details,
+        `cannot order RxNorm ${code} from pharmacy ${facility}: the facility is not in facilities.csv`,
+      );
+    }
+    const row = this.formularyIndex.get(facility)?.byStandard.get(code);
+    if (!row) {
+      throw this.unmapped(
+        details,
+        `RxNorm ${code} is not in the formulary of pharmacy ${facility}; add a row with its NDC to formulary.csv`,
+      );
+    }
+    return row;
+  }
+
+  /**
+   * The formulary row of a dispensed NDC (inbound RXD-2, MedicationDispense): any NDC form is
+   * accepted (11 digits with or without hyphens, hyphenated 10-digit 4-4-2 / 5-3-2 / 5-4-1).
+   * Undefined when the NDC is not in the facility's formulary (or is no NDC): a dispense is
+   * still recorded with its NDC, with the RxNorm only where the formulary maps it.
+   * @throws UnmappedCodeError (kind `formulary`) only when the facility is unknown.
+   */
+  formularyByNdc(facility: string, ndc: string): FormularyEntry | undefined {
+    if (!this.facilityIndex.has(facility)) {
+      throw this.unmapped(
+        { kind: 'formulary', facility, code: ndc.trim(), system: 'NDC' },
+        `cannot map NDC ${ndc.trim()} from pharmacy ${facility}: the facility is not in facilities.csv`,
+      );
+    }
+    const normalized = normalizeNdc(ndc);
+    return normalized === undefined
+      ? undefined
+      : this.formularyIndex.get(facility)?.byCode.get(normalized);
+  }
+
+  /** A pharmacy's formulary in file order. */
+  formulary(facility: string): readonly FormularyEntry[] {
+    return this.requireFacility(facility, this.formularyIndex.get(facility)?.all);
+  }
+
+  /** Every order route, in file order. */
+  orderRoutes(): readonly OrderRouteEntry[] {
+    return this.tables.orderRoutes;
+  }
+
+  /** Every order rule, in file order. */
+  orderRules(): readonly OrderRuleEntry[] {
+    return this.tables.orderRules;
+  }
+
+  private requireFacility<T>(facility: string, rows: readonly T[] | undefined): readonly T[] {
+    if (!this.facilityIndex.has(facility)) {
+      throw new RangeError(
+        `facility "${facility}" is not in facilities.csv (known: ${[...this.facilityIndex.keys()].join(', ')})`,
+      );
+    }
+    return rows ?? [];
+  }
+
   private mapLocal<T extends LocalEntry>(
     kind: 'lab-code' | 'orderable',
     indexes: Map<string, LocalIndex<T>>,
@@ -263,12 +533,7 @@ export class Terminology {
     indexes: Map<string, LocalIndex<T>>,
     facility: string,
   ): readonly T[] {
-    if (!this.facilityIndex.has(facility)) {
-      throw new RangeError(
-        `sending facility "${facility}" is not in facilities.csv (known: ${[...this.facilityIndex.keys()].join(', ')})`,
-      );
-    }
-    return indexes.get(facility)?.all ?? [];
+    return this.requireFacility(facility, indexes.get(facility)?.all);
   }
 
   private unmapped(
@@ -297,4 +562,33 @@ function index<T extends LocalEntry>(target: Map<string, LocalIndex<T>>, rows: r
     idx.byLoinc.set(row.loincCode, list);
     idx.all.push(row);
   }
+}
+
+/** Rows of one facility by their own code and by the standard code they map to (first wins). */
+interface FacilityRows<T> {
+  readonly byCode: Map<string, T>;
+  readonly byStandard: Map<string, T>;
+  readonly all: T[];
+}
+
+function facilityRows<T>(target: Map<string, FacilityRows<T>>, facility: string): FacilityRows<T> {
+  let idx = target.get(facility);
+  if (!idx) {
+    idx = { byCode: new Map(), byStandard: new Map(), all: [] };
+    target.set(facility, idx);
+  }
+  return idx;
+}
+
+function routeKey(category: string, system: string, code: string): string {
+  return `${category}\u0000${system}\u0000${code}`;
+}
+
+function toOutbound(row: ImagingProcedureEntry): OutboundCode {
+  return {
+    localCode: row.localCode,
+    localSystem: row.localSystem,
+    localDisplay: row.localDisplay,
+    code: { system: CPT_SYSTEM, code: row.cptCode, display: row.cptDisplay },
+  };
 }

@@ -1,0 +1,3 @@
+export * from './terminology.config';
+export * from './terminology.controller';
+export * from './terminology.module';
