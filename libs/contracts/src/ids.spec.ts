@@ -1,4 +1,12 @@
-import { criticalAlertId, labResultEventId, payloadDigest } from './ids';
+import {
+  criticalAlertId,
+  dispenseEventId,
+  imagingReportEventId,
+  labResultEventId,
+  orderStatusEventId,
+  payloadDigest,
+  resourceDigest,
+} from './ids';
 
 describe('deterministic event ids', () => {
   it('gives the same RFC 9562 v5-shaped UUID for the same message and order group', () => {
@@ -42,5 +50,63 @@ describe('payloadDigest', () => {
 
   it('digests every byte of what does not start with MSH', () => {
     expect(payloadDigest(Buffer.from('not hl7'))).not.toBe(payloadDigest(Buffer.from('not hl8')));
+  });
+});
+
+describe('order-flow event ids', () => {
+  it('are deterministic, per kind, and tell every part apart', () => {
+    expect(imagingReportEventId('ris-main', 'R1', 0, 'd')).toBe(
+      imagingReportEventId('ris-main', 'R1', 0, 'd'),
+    );
+    // Same parts, other kinds: never the same id.
+    const kinds = new Set([
+      labResultEventId('ris-main', 'R1', 0, 'd'),
+      imagingReportEventId('ris-main', 'R1', 0, 'd'),
+      orderStatusEventId('ris-main', 'R1', 0, 'd'),
+    ]);
+    expect(kinds.size).toBe(3);
+    const statuses = new Set([
+      orderStatusEventId('ris-main', 'R1', 0, 'd'),
+      orderStatusEventId('ris-main', 'R1', 1, 'd'),
+      orderStatusEventId('ris-main', 'R2', 0, 'd'),
+      orderStatusEventId('ris-east', 'R1', 0, 'd'),
+      orderStatusEventId('ris-main', 'R1', 0, 'e'),
+    ]);
+    expect(statuses.size).toBe(5);
+    const dispenses = new Set([
+      dispenseEventId('pharmacy-main', 'RX1-1', 'v1'),
+      dispenseEventId('pharmacy-main', 'RX1-2', 'v1'),
+      dispenseEventId('pharmacy-main', 'RX1-1', 'v2'),
+      dispenseEventId('pharmacy-east', 'RX1-1', 'v1'),
+    ]);
+    expect(dispenses.size).toBe(4);
+    expect(dispenseEventId('p', 'RX1-1', 'v1')).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+  });
+});
+
+describe('resourceDigest', () => {
+  const dispense = {
+    resourceType: 'MedicationDispense',
+    id: 'md-1',
+    meta: { versionId: '1', lastUpdated: '2026-11-26T08:00:00Z' },
+    status: 'completed',
+    quantity: { value: 30, unit: 'tablet' },
+  };
+
+  it('ignores key order, whitespace and meta, as a resend may change them', () => {
+    const reordered = JSON.parse(
+      `{ "quantity": {"unit":"tablet","value":30}, "status":"completed", "id":"md-1",
+         "meta": {"versionId":"7"}, "resourceType":"MedicationDispense" }`,
+    ) as unknown;
+    expect(resourceDigest(reordered)).toBe(resourceDigest(dispense));
+  });
+
+  it('differs when the content differs', () => {
+    expect(resourceDigest({ ...dispense, quantity: { value: 60, unit: 'tablet' } })).not.toBe(
+      resourceDigest(dispense),
+    );
+    expect(resourceDigest(dispense)).toMatch(/^[0-9a-f]{64}$/);
   });
 });

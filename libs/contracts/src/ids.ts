@@ -93,3 +93,71 @@ export function labResultEventId(
 export function criticalAlertId(resultEventId: string, observationSetId: number): string {
   return nameBasedUuid(`critical-alert\u0000${resultEventId}\u0000${observationSetId}`);
 }
+
+/**
+ * The id of the ImagingReport for one order group (OBR) of one RIS message: the same scheme as
+ * {@link labResultEventId} (connection, MSH-10, digest of the bytes, position), in its own name
+ * space so that a report and a lab result never share an id.
+ */
+export function imagingReportEventId(
+  sourceSystem: string,
+  messageControlId: string,
+  orderIndex: number,
+  messageDigest: string,
+): string {
+  return nameBasedUuid(
+    `imaging-report\u0000${sourceSystem}\u0000${messageControlId}\u0000${messageDigest}\u0000${orderIndex}`,
+  );
+}
+
+/**
+ * The id of a MedicationDispensed: the pharmacy's dispense identity (RXD-7 prescription number
+ * and RXD-1 sub-id, or the MedicationDispense identifier) on its connection, and the version of
+ * what was sent — `payloadDigest()` of an RDS^O13, `resourceDigest()` of a FHIR resource. A
+ * resend gives the same id; a corrected dispense under the same identity is a new event.
+ */
+export function dispenseEventId(sourceSystem: string, dispenseId: string, version: string): string {
+  return nameBasedUuid(`dispense\u0000${sourceSystem}\u0000${dispenseId}\u0000${version}`);
+}
+
+/**
+ * The id of the OrderStatusChanged for one order group (ORC) of a status message the ancillary
+ * sent (ORM/OML with ORC-1 SC, ORR/ORL/RRE): the same scheme as {@link labResultEventId}.
+ * (A gateway's answer to an order it sent has its own id, `<orderEventId>#<status>`.)
+ */
+export function orderStatusEventId(
+  sourceSystem: string,
+  messageControlId: string,
+  orderIndex: number,
+  messageDigest: string,
+): string {
+  return nameBasedUuid(
+    `order-status\u0000${sourceSystem}\u0000${messageControlId}\u0000${messageDigest}\u0000${orderIndex}`,
+  );
+}
+
+/**
+ * SHA-256 (hex) of a FHIR resource as canonical JSON — object keys sorted, whitespace dropped —
+ * without its top-level `meta` (versionId and lastUpdated are the sender's server's, restamped
+ * on a resend): the "what was sent" part of a FHIR event id, as `payloadDigest` is for HL7.
+ */
+export function resourceDigest(resource: unknown): string {
+  const withoutMeta =
+    resource !== null && typeof resource === 'object' && !Array.isArray(resource)
+      ? Object.fromEntries(Object.entries(resource).filter(([key]) => key !== 'meta'))
+      : resource;
+  return createHash('sha256').update(canonicalJson(withoutMeta), 'utf8').digest('hex');
+}
+
+/** JSON with object keys in code-point order at every level (RFC 8785-like for our needs). */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  // Top-level `undefined` (no JSON value) is written as null, as JSON.stringify does in arrays.
+  return value === undefined ? 'null' : JSON.stringify(value);
+}

@@ -29,6 +29,11 @@ export interface StartServiceOptions {
   port: number;
   /** Install SIGTERM/SIGINT handlers; off for in-process tests that start several services. */
   shutdownHooks?: boolean;
+  /**
+   * Off for a service that reads request bodies itself (the exact bytes, its own size limit and
+   * content types, its own error answers); default on (JSON and urlencoded, 100 kB).
+   */
+  bodyParser?: boolean;
 }
 
 export interface ServiceHandle {
@@ -44,6 +49,7 @@ export async function startService(options: StartServiceOptions): Promise<Servic
   const app = await NestFactory.create(options.module, {
     logger: new PinoNestLogger(options.logger),
     abortOnError: false, // a failing provider rejects here, with its error, instead of exiting
+    bodyParser: options.bodyParser ?? true,
   });
   if (options.shutdownHooks ?? true) app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.listen(options.port, options.host);
@@ -99,6 +105,8 @@ export interface StartFromEnvOptions {
   logger?: Logger;
   /** Off for in-process tests that run several services. */
   shutdownHooks?: boolean;
+  /** See StartServiceOptions.bodyParser. */
+  bodyParser?: boolean;
 }
 
 /** The settings every service's environment carries (serviceEnvSchema). */
@@ -128,6 +136,7 @@ export async function startFromEnv<S extends z.ZodType<BaseServiceConfig>>(
     host: config.HTTP_HOST,
     port: config.HTTP_PORT,
     ...(options.shutdownHooks !== undefined ? { shutdownHooks: options.shutdownHooks } : {}),
+    ...(options.bodyParser !== undefined ? { bodyParser: options.bodyParser } : {}),
   });
   return { ...handle, config, logger };
 }

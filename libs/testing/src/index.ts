@@ -7,3 +7,5 @@ export * from './wait-for';
 export * from './scratch-kafka';
 export * from './scratch-database';
 export * from './read-topic';
+export * from './consumer-groups';
+export * from './ports';

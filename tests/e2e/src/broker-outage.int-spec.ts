@@ -50,6 +50,8 @@ beforeAll(async () => {
       HTTP_PORT: '0',
       KAFKA_PUBLISH_TIMEOUT_MS: '3000',
       LOG_LEVEL: 'error',
+      // Results only: the private broker has no order topics.
+      ORDERS_ENABLED: 'false',
     },
     { logger, shutdownHooks: false },
   );

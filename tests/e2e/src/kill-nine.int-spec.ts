@@ -12,6 +12,7 @@ import { reconcile } from '@ancillary/ops';
 import {
   captureLogger,
   createScratchDatabase,
+  freePort,
   testStack,
   uniqueName,
   waitFor,
@@ -19,7 +20,6 @@ import {
 } from '@ancillary/testing';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pool } from 'pg';
@@ -39,20 +39,6 @@ let databaseUrl: string;
 let pool: Pool;
 let messaging: Messaging;
 let gateway: LabGatewayHandle | undefined;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
 
 /** A service as its own OS process, the way it runs in production (apps/<name>/src/main.ts). */
 class ServiceProcess {
@@ -201,6 +187,8 @@ it(`keeps exactly ${TOTAL} reports through a SIGKILL of the normalizer and of th
       MLLP_PORT: '0',
       HTTP_PORT: '0',
       LOG_LEVEL: 'error',
+      // Results only: orders are order-flow.int-spec's subject.
+      ORDERS_ENABLED: 'false',
     },
     { logger, shutdownHooks: false },
   );

@@ -1,4 +1,4 @@
-import type { AckCode, Hl7Message } from '@ancillary/hl7-core';
+import { Hl7Message, type AckCode } from '@ancillary/hl7-core';
 import { captureLogger, waitFor } from '@ancillary/testing';
 import { oru, orus } from '../test/hl7-fixtures';
 import {
@@ -77,6 +77,28 @@ describe('MllpServer', () => {
     });
     expect(hooks.framesIn).toEqual([oru().length]);
     expect(hooks.latencies).toEqual([{ seconds: expect.any(Number) as number, code: 'AA' }]);
+  });
+
+  it("sends the handler's own application acknowledgement (ORR^O02 with ORC-3) instead of an ACK", async () => {
+    const { connect } = await start({
+      handler: (message) =>
+        MllpResult.accept(
+          undefined,
+          Hl7Message.parse(
+            [
+              'MSH|^~\\&|SIMLIS|NWH-LAB|HUB|NWH|20260101000000||ORR^O02^ORR_O02|R1|P|2.5.1',
+              `MSA|AA|${message.controlId}`,
+              'ORC|OK|PL-1^HUB|FL-77^SIMLIS',
+            ].join('\r'),
+          ),
+        ),
+    });
+    const sender = await connect();
+    await sender.write(frame(oru()));
+    const [reply] = await sender.waitForReplies(1);
+    expect(reply!.messageType).toBe('ORR^O02');
+    expect(codes([reply!])).toEqual([['AA', 'MSG00001']]);
+    expect(reply!.get('ORC-3')).toBe('FL-77');
   });
 
   it('answers several frames written in one chunk one by one, in order, never concurrently', async () => {

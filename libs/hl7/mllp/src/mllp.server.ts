@@ -80,13 +80,26 @@ export interface MllpMessageContext {
  * accept → AA / CA, error ("not stored, try again") → AE / CE, reject ("never as it is") → AR / CR.
  */
 export type MllpHandlerResult =
-  | { outcome: 'accept'; text?: string }
+  | {
+      outcome: 'accept';
+      text?: string;
+      /**
+       * An application acknowledgement to send instead of the generated ACK, e.g. an ORR^O02 /
+       * ORL^O22 / RRE^O12 that carries the filler order number in ORC-3 (HL7 v2.5.1 ch. 4.4).
+       * Its MSA-2 must echo the message's control id; it is sent as it is.
+       */
+      response?: Hl7Message;
+    }
   | { outcome: 'error'; errors?: AckError[]; text?: string }
   | { outcome: 'reject'; errors?: AckError[]; text?: string };
 
 /** Shorthands for handler results. */
 export const MllpResult = {
-  accept: (text?: string): MllpHandlerResult => ({ outcome: 'accept', text }),
+  accept: (text?: string, response?: Hl7Message): MllpHandlerResult => ({
+    outcome: 'accept',
+    text,
+    ...(response ? { response } : {}),
+  }),
   error: (errors: AckError[] = [], text?: string): MllpHandlerResult => ({
     outcome: 'error',
     errors,
@@ -596,7 +609,9 @@ class ServerConnection {
     }
     let ack: Hl7Message;
     try {
-      ack = buildAck(message, code, { errors: decision.errors, text: decision.text });
+      ack =
+        decision.response ??
+        buildAck(message, code, { errors: decision.errors, text: decision.text });
     } catch (error) {
       // no ACK at all is safe (the sender resends); a wrong one is not
       this.logger.error(
@@ -653,7 +668,7 @@ class ServerConnection {
       const result = outcome.value as Partial<MllpHandlerResult> | undefined;
       switch (result?.outcome) {
         case 'accept':
-          return { outcome: 'accept', text: result.text };
+          return { outcome: 'accept', text: result.text, response: result.response };
         case 'error':
         case 'reject':
           callHook(this.hooks, 'onError', 'handler');
@@ -790,6 +805,8 @@ interface Decision {
   outcome: MllpHandlerResult['outcome'];
   errors?: AckError[];
   text?: string;
+  /** The handler's own application acknowledgement (accept only). */
+  response?: Hl7Message;
   /** Set when the handler timed out: it settles later. */
   late?: Promise<void>;
 }
