@@ -123,6 +123,7 @@ describe('critical values in normalized results', () => {
         messageControlId: 'NWH000009',
         patientIdentifier: 'MRN100999',
         patientIdentifierSystem: 'NWH',
+        highPriority: false,
         placerOrderNumber: 'PL9901',
         fillerOrderNumber: 'FL9901',
         priority: 'stat',
@@ -139,6 +140,13 @@ describe('critical values in normalized results', () => {
       },
     ]);
     expect(resultKey(bmp)).toBe('MRN100999');
+  });
+
+  it("carries the result's high-priority flag (set by the order rules) on each alert", () => {
+    if (!bmp) throw new Error('result expected');
+    const alerts = criticalAlerts({ ...bmp, highPriority: true }, RAISED_AT, terminology);
+    expect(alerts.length).toBeGreaterThan(0);
+    expect(alerts.every((a) => a.highPriority)).toBe(true);
   });
 
   it('gives both reasons when a flag and a range fire (v2.3 platelets 18, flagged LL)', () => {

@@ -17,5 +17,19 @@ export {
   assertTimeZone,
   Hl7TimestampError,
 } from './hl7-timestamp';
+export { fieldValue, optionalValue } from './hl7-fields';
+export {
+  Hl7MessageReader,
+  codedElement,
+  notesOf,
+  orderPriority,
+  personName,
+  priorityOf,
+  providerName,
+  resultStatus,
+  type Hl7MessageSource,
+  type PrioritySegments,
+  type SentCode,
+} from './hl7-message.reader';
 export { parseReferenceRange, type ReferenceBounds } from './observation-value';
 export type * from './lab-result.types';

@@ -50,6 +50,8 @@ describe('normalizeLabMessage', () => {
         orderIndex: 0,
         envelopeId: SOURCE.envelopeId,
         receivedAt: SOURCE.receivedAt,
+        // The order rules set it in the normalizer; the mapper leaves it false.
+        highPriority: false,
         patient: {
           identifiers: [
             { value: 'MRN100234', system: 'NWH', type: 'MR' },
@@ -443,7 +445,7 @@ describe('normalizeLabMessage', () => {
         orderIndex: null,
       });
       expect(error.message).toBe(
-        'PID-3: PID-3 (patient identifier list) has no identifier; results cannot be filed to a patient',
+        'PID-3: PID-3 (patient identifier list) has no identifier; the message cannot be filed to a patient',
       );
       expect(error.message).not.toContain('DOE');
     });

@@ -26,7 +26,20 @@ export type NormalizationErrorCode =
   /** A date/time that is not a valid HL7 DTM. */
   | 'invalid-timestamp'
   /** A numeric result in a unit its LOINC's critical ranges are not defined in. */
-  | 'unit-mismatch';
+  | 'unit-mismatch'
+  // The codes below are raised by the order flows (@ancillary/order-normalization).
+  /** A value the event cannot do without is absent (RXD-3 dispense time, RXD-4 quantity…). */
+  | 'missing-value'
+  /** An imaging order group with no report text (no TX/FT/ST OBX) that is not cancelled. */
+  | 'missing-report-text'
+  /** A dispense without an NDC (RXD-2, or a MedicationDispense coding of the NDC system). */
+  | 'missing-ndc'
+  /** ORC-1 of an ORM/OML is not a status (SC, OC, OD, OH…): e.g. a new order (NW) from the filler. */
+  | 'unsupported-order-control'
+  /** A FHIR payload that is not JSON. */
+  | 'invalid-json'
+  /** A FHIR payload that is JSON but not the expected resource, or breaks its cardinalities. */
+  | 'invalid-resource';
 
 /** Where in the message the problem is. Every member is null when it does not apply. */
 export interface NormalizationErrorLocation {
@@ -43,7 +56,8 @@ export interface NormalizationErrorLocation {
 }
 
 /**
- * A message that cannot become canonical lab results. Always permanent (`retriable = false`):
+ * A message that cannot become canonical events (lab results, imaging reports, dispenses,
+ * order statuses). Always permanent (`retriable = false`):
  * the same bytes fail the same way every time, so the normalizer dead-letters the message at
  * once with `message` as the reason, and the message is replayed after the sender or the
  * terminology is fixed. The message names the place (`OBX-5 (order group 1, OBX set id 3)`)

@@ -7,10 +7,11 @@ import type { LabResult } from '@ancillary/contracts';
  * second panel after the first. It is the key the lab gateway gives the raw message (first
  * PID-3 value), so ordering holds from the inbound topic to the chart. Senders must put the
  * same identifier first in every message of a patient; a normalized result always has one
- * (`missing-patient-identifier` otherwise).
+ * (`missing-patient-identifier` otherwise). The same key serves every event that carries a
+ * PatientRef (ImagingReport, MedicationDispensed).
  */
-export function resultKey(result: LabResult): string {
+export function resultKey(result: Pick<LabResult, 'eventId' | 'patient'>): string {
   const first = result.patient.identifiers[0];
-  if (!first) throw new RangeError(`LabResult ${result.eventId} has no patient identifier`);
+  if (!first) throw new RangeError(`event ${result.eventId} has no patient identifier`);
   return first.value;
 }

@@ -1,17 +1,11 @@
 /**
- * The normalizer service: raw HL7 from the gateways' inbound topics to canonical, coded
- * events. Today the lab flow (LabNormalizerHandler); radiology and pharmacy join it.
+ * The normalizer service: raw HL7 and FHIR from the gateways' inbound topics to canonical,
+ * coded events — lab results and critical alerts, imaging reports, dispenses, order statuses.
  */
-import {
-  Module,
-  type DynamicModule,
-  type OnModuleDestroy,
-  Inject,
-  Injectable,
-} from '@nestjs/common';
-import { booleanFlag, ianaTimeZone, port, type Environment } from '@ancillary/config';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ianaTimeZone, port, type Environment } from '@ancillary/config';
 import { MessagingModule } from '@ancillary/messaging-nest';
-import { describeError, gauge, counter, type Logger } from '@ancillary/observability';
+import type { Logger } from '@ancillary/observability';
 import { ObservabilityModule } from '@ancillary/observability-nest';
 import {
   consumerDefaultsFrom,
@@ -21,93 +15,58 @@ import {
   type ServiceHandle,
   type StartFromEnvOptions,
 } from '@ancillary/service-kit';
-import { TerminologyStore } from '@ancillary/terminology';
+import {
+  TerminologyModule,
+  terminologyEnvSchema,
+  terminologyOptionsFrom,
+} from '@ancillary/terminology-nest';
 import { z } from 'zod';
-import { LabNormalizerHandler, NORMALIZER_SETTINGS } from './lab-normalizer.handler';
-import { TerminologyController } from './terminology.controller';
+import { LabNormalizerHandler } from './lab-normalizer.handler';
+import {
+  NORMALIZER_SETTINGS,
+  NormalizerContext,
+  type NormalizerSettings,
+} from './normalization.flow';
+import { PharmacyNormalizerHandler } from './pharmacy-normalizer.handler';
+import { RadiologyNormalizerHandler } from './radiology-normalizer.handler';
 
-export const normalizerEnvSchema = kafkaServiceEnvSchema.extend({
+export const normalizerEnvSchema = kafkaServiceEnvSchema.extend(terminologyEnvSchema.shape).extend({
   SERVICE_NAME: z.string().min(1).default('normalizer'),
   HTTP_PORT: port.default(8082),
+  /** One group for every flow: each inbound topic is its own subscription within it. */
   CONSUMER_GROUP: z.string().min(1).default('normalizer'),
-  /** Directory of the code-set tables; default the terminology lib's own data/. */
-  TERMINOLOGY_DIR: z.string().min(1).optional(),
-  TERMINOLOGY_WATCH: booleanFlag.default(true),
   /** IANA zone of HL7 timestamps sent without an offset. */
   DEFAULT_TIME_ZONE: ianaTimeZone.default('UTC'),
+  /** Terminology facility whose formulary maps the NDCs of FHIR MedicationDispenses. */
+  PHARMACY_FHIR_FACILITY: z.string().min(1).default('NWH-RX'),
 });
 
 export type NormalizerConfig = z.output<typeof normalizerEnvSchema>;
 
-const terminologyInfo = gauge(
-  'terminology_tables_info',
-  'The code-set tables in use (value 1), by version and content hash.',
-  ['version', 'hash'],
-);
-const terminologyReloads = counter('terminology_reloads_total', 'Table reloads, by result.', [
-  'result',
-]);
-
-@Injectable()
-class TerminologyWatch implements OnModuleDestroy {
-  private readonly stop: (() => void) | undefined;
-  constructor(store: TerminologyStore, @Inject('TERMINOLOGY_WATCH') enabled: boolean) {
-    this.stop = enabled ? store.watch() : undefined;
-  }
-  onModuleDestroy(): void {
-    this.stop?.();
-  }
-}
-
-function createTerminologyStore(config: NormalizerConfig, logger: Logger): TerminologyStore {
-  const store = new TerminologyStore({
-    ...(config.TERMINOLOGY_DIR ? { dir: config.TERMINOLOGY_DIR } : {}),
-    onReload: (outcome) => {
-      if (outcome.ok) {
-        terminologyReloads.inc({ result: outcome.changed ? 'changed' : 'unchanged' });
-        if (!outcome.changed) return;
-        terminologyInfo.reset();
-        const summary = outcome.terminology.summary();
-        terminologyInfo.set({ version: summary.version, hash: summary.contentHash }, 1);
-        logger.info({ terminology: summary, trigger: outcome.trigger }, 'terminology reloaded');
-      } else {
-        terminologyReloads.inc({ result: 'invalid' });
-        logger.error(
-          { err: describeError(outcome.error), trigger: outcome.trigger },
-          'terminology reload refused; the previous tables stay in use',
-        );
-      }
-    },
-    onWatchError: (error) => {
-      logger.error({ err: describeError(error) }, 'terminology watcher failed');
-    },
-  });
-  const summary = store.current.summary();
-  terminologyInfo.set({ version: summary.version, hash: summary.contentHash }, 1);
-  logger.info({ terminology: summary }, 'terminology loaded');
-  return store;
-}
-
 @Module({})
 export class NormalizerModule {
   static forRoot(config: NormalizerConfig, logger: Logger): DynamicModule {
+    const settings: NormalizerSettings = {
+      defaultTimeZone: config.DEFAULT_TIME_ZONE,
+      pharmacyFhirFacility: config.PHARMACY_FHIR_FACILITY,
+    };
     return {
       module: NormalizerModule,
       imports: [
         ObservabilityModule.forRoot({ logger }),
+        TerminologyModule.forRoot(terminologyOptionsFrom(config, logger)),
         MessagingModule.forRoot({
           ...messagingOptionsFrom(config),
           groupId: config.CONSUMER_GROUP,
           consumer: consumerDefaultsFrom(config),
         }),
       ],
-      controllers: [TerminologyController],
       providers: [
-        { provide: TerminologyStore, useValue: createTerminologyStore(config, logger) },
-        { provide: 'TERMINOLOGY_WATCH', useValue: config.TERMINOLOGY_WATCH },
-        { provide: NORMALIZER_SETTINGS, useValue: { defaultTimeZone: config.DEFAULT_TIME_ZONE } },
-        TerminologyWatch,
+        { provide: NORMALIZER_SETTINGS, useValue: settings },
+        NormalizerContext,
         LabNormalizerHandler,
+        RadiologyNormalizerHandler,
+        PharmacyNormalizerHandler,
       ],
     };
   }

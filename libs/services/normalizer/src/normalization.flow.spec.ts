@@ -1,5 +1,5 @@
 import { Hl7Message, fallbackCharset } from '@ancillary/hl7-core';
-import { fallbackCharsetOf } from './lab-normalizer.handler';
+import { fallbackCharsetOf } from './normalization.flow';
 
 describe('the charset the normalizer decodes an envelope with', () => {
   it.each(['latin1', 'windows-1252', 'utf-8'] as const)(
