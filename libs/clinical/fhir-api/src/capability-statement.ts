@@ -5,6 +5,12 @@
  */
 import { FHIR_RESOURCE_TYPES, SEARCH_PARAMETERS } from '@ancillary/fhir-store';
 
+/** What this deployment lets clients write. */
+export interface WriteCapabilities {
+  /** POST ServiceRequest / MedicationRequest and PUT (cancellation) of them. */
+  orders: boolean;
+}
+
 export interface CapabilityStatement {
   resourceType: 'CapabilityStatement';
   status: 'active';
@@ -23,6 +29,7 @@ export interface CapabilityStatement {
       versioning: 'versioned';
       readHistory: true;
       updateCreate: false;
+      conditionalCreate: boolean;
       interaction: { code: string }[];
       searchInclude: string[];
       searchRevInclude: string[];
@@ -36,7 +43,20 @@ const COMMON_PARAMETERS = [
   { name: '_lastUpdated', type: 'date', documentation: 'When the current version was written' },
 ];
 
-export function capabilityStatement(baseUrl: string, published: Date): CapabilityStatement {
+/** The write interactions of a resource type: create (Patient, orders), update (orders). */
+function writeInteractions(type: string, writes: WriteCapabilities): string[] {
+  if (type === 'Patient') return ['create'];
+  if (writes.orders && (type === 'ServiceRequest' || type === 'MedicationRequest')) {
+    return ['create', 'update'];
+  }
+  return [];
+}
+
+export function capabilityStatement(
+  baseUrl: string,
+  published: Date,
+  writes: WriteCapabilities = { orders: false },
+): CapabilityStatement {
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -45,28 +65,34 @@ export function capabilityStatement(baseUrl: string, published: Date): Capabilit
     kind: 'instance',
     software: { name: 'ancillary-hub clinical repository' },
     implementation: {
-      description: 'FHIR R4 read and search API of the clinical repository (lab results)',
+      description:
+        'FHIR R4 API of the clinical repository: results to read and search, patients and orders to create',
       url: baseUrl,
     },
     fhirVersion: '4.0.1',
-    format: ['application/fhir+json', 'json'],
+    format: ['application/fhir+json', 'application/json', 'json'],
     rest: [
       {
         mode: 'server',
         documentation:
-          'Read-only. Search: token (code, system|code, |code, system|), reference (Type/id or id), ' +
+          'Search: token (code, system|code, |code, system|), reference (Type/id or id), ' +
           'date (eq, ne, lt, le, gt, ge; partial dates), chains to token parameters, _include, ' +
-          '_revinclude, _count (default 20, max 200), _offset, _sort, _total. Unknown parameters are refused.',
+          '_revinclude, _count (default 20, max 200), _offset, _sort, _total. Unknown parameters are refused. ' +
+          'Create: Patient, ServiceRequest, MedicationRequest, validated (OperationOutcome 400/422 naming ' +
+          'each element), conditional with If-None-Exist: identifier=<system>|<value>. Update: ' +
+          'ServiceRequest and MedicationRequest, to cancel them (status revoked / cancelled), If-Match optional.',
         resource: FHIR_RESOURCE_TYPES.map((type) => ({
           type,
           versioning: 'versioned',
           readHistory: true,
           updateCreate: false,
+          conditionalCreate: writeInteractions(type, writes).includes('create'),
           interaction: [
             { code: 'read' },
             { code: 'vread' },
             { code: 'history-instance' },
             { code: 'search-type' },
+            ...writeInteractions(type, writes).map((code) => ({ code })),
           ],
           searchInclude: SEARCH_PARAMETERS[type]
             .filter((p) => p.type === 'reference')

@@ -172,11 +172,20 @@ describe('metadata', () => {
     expect(observation.searchRevInclude).toContain('DiagnosticReport:result');
     expect(statement.rest[0]!.resource.map((r) => r.type).sort()).toEqual([
       'DiagnosticReport',
+      'ImagingStudy',
+      'MedicationDispense',
+      'MedicationRequest',
       'Observation',
       'Patient',
       'ServiceRequest',
       'Specimen',
     ]);
+    // This module has no order router: patients can be created, orders not.
+    const patient = statement.rest[0]!.resource.find((r) => r.type === 'Patient')!;
+    expect(patient.interaction.map((i) => i.code)).toContain('create');
+    expect(patient.conditionalCreate).toBe(true);
+    const order = statement.rest[0]!.resource.find((r) => r.type === 'ServiceRequest')!;
+    expect(order.interaction.map((i) => i.code)).not.toContain('create');
   });
 });
 
@@ -240,13 +249,19 @@ describe('read, vread and history', () => {
     await outcome('/fhir/Encounter?subject=x', 404);
   });
 
-  it('refuses writes and unknown paths with OperationOutcomes', async () => {
-    const post = await outcome('/fhir/Patient', 405, {
+  it('refuses unsupported writes and unknown paths with OperationOutcomes', async () => {
+    const post = await outcome('/fhir/Observation', 405, {
       method: 'POST',
       body: '{}',
       headers: { 'content-type': 'application/fhir+json' },
     });
     expect(post.issue[0]?.code).toBe('not-supported');
+    // Without an order router, orders cannot be placed.
+    await outcome('/fhir/ServiceRequest', 405, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/fhir+json' },
+    });
     await outcome(`/fhir/Patient/${patientId}`, 405, { method: 'DELETE' });
     await outcome('/fhir', 404);
     await outcome('/fhir/Patient/x/y/z/w', 404);

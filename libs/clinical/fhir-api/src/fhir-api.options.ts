@@ -1,4 +1,4 @@
-import type { FhirStore } from '@ancillary/fhir-store';
+import type { FhirStore, OrderRouter } from '@ancillary/fhir-store';
 import type { Logger } from '@ancillary/observability';
 
 export interface FhirApiModuleOptions {
@@ -15,6 +15,16 @@ export interface FhirApiModuleOptions {
   defaultPageSize?: number;
   /** Largest page a search may ask for; larger _count values are lowered to it. Default 200. */
   maxPageSize?: number;
+  /**
+   * Orders: with a router, POST ServiceRequest / MedicationRequest places orders (routed, stored
+   * with their outbox event) and PUT cancels them; without, those answer 405.
+   */
+  orders?: { router: OrderRouter };
+  /**
+   * Largest create or update body, bytes; larger ones are answered 413. Default 1 MiB. Applies
+   * when the application's own body parser is off (`bodyParser: false`, as ehr-writer starts).
+   */
+  maxBodyBytes?: number;
 }
 
 export const FHIR_API_OPTIONS = Symbol('ancillary.fhir-api.options');

@@ -4,3 +4,4 @@ export * from './fhir-api.module';
 export * from './fhir-api.options';
 export * from './fhir.controller';
 export * from './operation-outcome';
+export * from './request-body';

@@ -13,6 +13,11 @@ export function apiMetrics() {
       'Time to answer a FHIR API request, by interaction.',
       ['interaction'],
     ),
+    refusals: counter(
+      'ancillary_fhir_api_refusals_total',
+      'Creates and updates refused, by interaction, resource type and the first issue code.',
+      ['interaction', 'resource_type', 'code'],
+    ),
   };
 }
 

@@ -5,9 +5,13 @@
  */
 import {
   InvalidSearchError,
+  MultipleMatchesError,
   RepositoryConflictError,
   RepositoryUnavailableError,
+  ResourceValidationError,
+  UnknownResourceError,
   UnsupportedResourceTypeError,
+  VersionConflictError,
 } from '@ancillary/fhir-store';
 import { PlatformError } from '@ancillary/messaging-kafka';
 
@@ -16,13 +20,20 @@ export type IssueSeverity = 'fatal' | 'error' | 'warning' | 'information';
 export type IssueType =
   | 'invalid'
   | 'structure'
+  | 'required'
   | 'value'
+  | 'code-invalid'
+  | 'business-rule'
+  | 'duplicate'
+  | 'multiple-matches'
+  | 'too-long'
   | 'not-found'
   | 'not-supported'
   | 'processing'
   | 'transient'
   | 'exception'
-  | 'conflict';
+  | 'conflict'
+  | 'informational';
 
 export interface OperationOutcomeIssue {
   severity: IssueSeverity;
@@ -71,6 +82,31 @@ export function toHttpError(error: unknown): FhirHttpError {
         diagnostics: `${i.parameter}: ${i.message}`,
         expression: [i.parameter],
       })),
+    );
+  }
+  if (error instanceof ResourceValidationError) {
+    return new FhirHttpError(
+      error.status,
+      error.issues.map((i) => ({
+        severity: 'error',
+        code: i.code,
+        diagnostics: i.diagnostics,
+        expression: [i.expression],
+      })),
+    );
+  }
+  if (error instanceof MultipleMatchesError) {
+    return FhirHttpError.of(412, 'multiple-matches', error.message);
+  }
+  if (error instanceof VersionConflictError) {
+    return FhirHttpError.of(412, 'conflict', error.message);
+  }
+  if (error instanceof UnknownResourceError) {
+    // https://hl7.org/fhir/R4/http.html#update: no update-as-create, so 405.
+    return FhirHttpError.of(
+      405,
+      'not-found',
+      `${error.resourceType}/${error.id} is not known and this server does not create by update: POST it`,
     );
   }
   if (error instanceof UnsupportedResourceTypeError) {

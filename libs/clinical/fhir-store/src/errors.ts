@@ -33,6 +33,23 @@ export class InvalidLabResultError extends PermanentError {
 }
 
 /**
+ * An ImagingReport, MedicationDispensed or OrderStatusChanged that cannot be written as it is
+ * (no patient identifier, no procedure code, a timestamp out of range); the reason names the field.
+ */
+export class InvalidClinicalEventError extends PermanentError {
+  override readonly code = 'INVALID_CLINICAL_EVENT';
+}
+
+/**
+ * An order status names an order the repository does not have (no ServiceRequest or
+ * MedicationRequest with that placer number, nor with that id): nothing to apply it to, and a
+ * retry will not create one, so it goes to the dead-letter topic with this reason.
+ */
+export class UnknownOrderError extends PermanentError {
+  override readonly code = 'UNKNOWN_ORDER';
+}
+
+/**
  * The identifiers of one PID-3 belong to two different patients in the repository. Filing the
  * result under either could put it in the wrong chart, so it waits for a person (dead letter).
  */

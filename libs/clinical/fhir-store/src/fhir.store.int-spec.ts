@@ -18,6 +18,7 @@ import {
 } from './errors';
 import { FhirStore } from './fhir.store';
 import { DEFAULT_PLACER_ORDER_SYSTEM, labResultKeys } from './lab-result.mapper';
+import { MIGRATIONS } from './migrations';
 
 let db: ScratchDatabase;
 let pool: Pool;
@@ -59,7 +60,7 @@ describe('migrations', () => {
       const { rows } = await check.query<{ version: number }>(
         'SELECT version FROM fhir.schema_migrations ORDER BY version',
       );
-      expect(rows.map((r) => r.version)).toEqual([1, 2]);
+      expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
     } finally {
       await fresh.drop();
     }
@@ -343,7 +344,7 @@ describe('patients', () => {
 });
 
 describe('orders', () => {
-  it('reuse a ServiceRequest the EHR sent with the same placer number, untouched', async () => {
+  it('reuse a ServiceRequest the EHR sent with the same placer number, completed by the final result', async () => {
     const ehr = await store.save(
       {
         resourceType: 'ServiceRequest',
@@ -376,7 +377,14 @@ describe('orders', () => {
     const report = await store.read('DiagnosticReport', receipt.diagnosticReportId);
     expect(report?.resource['basedOn']).toEqual([{ reference: 'ServiceRequest/ehr-order-1' }]);
     expect(await store.read('ServiceRequest', keys.serviceRequestId!)).toBeUndefined();
-    expect((await store.read('ServiceRequest', 'ehr-order-1'))?.versionId).toBe(1);
+    // The EHR's order gets one new version, status completed, and is otherwise as the EHR sent it
+    // (lab-result.writer.int-spec.ts covers completion in detail).
+    const order = await store.read('ServiceRequest', 'ehr-order-1');
+    expect(order?.versionId).toBe(2);
+    expect(order?.resource).toMatchObject({
+      status: 'completed',
+      subject: { reference: 'Patient/unknown-yet' },
+    });
     for (const id of keys.observationIds) {
       expect((await store.read('Observation', id))?.resource['basedOn']).toEqual([
         { reference: 'ServiceRequest/ehr-order-1' },

@@ -31,6 +31,39 @@ import type { SearchQuery } from './search-query';
 import { includeStatement, revincludeStatement, searchStatements } from './search.statement';
 import { inLockedTransaction } from './transaction';
 import { writeStatement, type WriteStatementResult } from './write.statement';
+import type { ImagingReport, MedicationDispensed, OrderStatusChanged } from '@ancillary/contracts';
+import { DispenseWriter, type DispenseWriteReceipt } from './dispense.writer';
+import {
+  type EventKind,
+  type EventLedgerEntry,
+  type EventWriteMetrics,
+  type EventWriteReceipt,
+  eventWriteMetrics,
+  recordedEvent,
+  runEventWrite,
+} from './event-writer';
+import { ImagingReportWriter, type ImagingWriteReceipt } from './imaging-report.writer';
+import { OrderStatusWriter, type OrderStatusReceipt } from './order-status.writer';
+import type { OrderEvent } from '@ancillary/contracts';
+import type { OrderResourceType } from './orders/order-codes';
+import { orderMetrics } from './orders/order.metrics';
+import {
+  type CreatePatientOptions,
+  type CreateReceipt,
+  type OrderReceipt,
+  OrderWriter,
+  type PlaceOrderOptions,
+  type UpdateOrderOptions,
+  type UpdateOrderReceipt,
+} from './orders/order.writer';
+import {
+  acquireOutboxLease,
+  claimOutbox,
+  markOutboxPublished,
+  type OutboxLease,
+  type OutboxRecord,
+  outboxPending,
+} from './orders/outbox';
 
 export interface FhirStoreOptions {
   logger?: Logger;
@@ -113,6 +146,13 @@ export class FhirStore {
   private readonly writer: LabResultWriter;
   private readonly timeZone: string;
   private readonly conflictAttempts: number;
+  private readonly events: {
+    imaging: ImagingReportWriter;
+    dispense: DispenseWriter;
+    orderStatus: OrderStatusWriter;
+    metrics: EventWriteMetrics;
+  };
+  private readonly orders: OrderWriter;
 
   constructor(
     private readonly pool: Pool,
@@ -127,12 +167,30 @@ export class FhirStore {
       throw new Error(`FhirStore: '${this.timeZone}' is not an IANA time zone`);
     }
     this.conflictAttempts = Math.max(1, options.conflictAttempts ?? 3);
+    this.orders = new OrderWriter(pool, {
+      placerOrderSystem: options.placerOrderSystem ?? DEFAULT_PLACER_ORDER_SYSTEM,
+      timeZone: this.timeZone,
+      logger: this.logger,
+      metrics: orderMetrics(),
+    });
     this.writer = new LabResultWriter(pool, {
       placerOrderSystem: options.placerOrderSystem ?? DEFAULT_PLACER_ORDER_SYSTEM,
       timeZone: this.timeZone,
       logger: this.logger,
       metrics: this.metrics,
     });
+    const eventWriterOptions = {
+      placerOrderSystem: options.placerOrderSystem ?? DEFAULT_PLACER_ORDER_SYSTEM,
+      timeZone: this.timeZone,
+      logger: this.logger,
+      metrics: this.metrics,
+    };
+    this.events = {
+      imaging: new ImagingReportWriter(pool, eventWriterOptions),
+      dispense: new DispenseWriter(pool, eventWriterOptions),
+      orderStatus: new OrderStatusWriter(pool, eventWriterOptions),
+      metrics: eventWriteMetrics(),
+    };
   }
 
   /** Brings the schema up to date; safe to call from every replica at start-up. */
@@ -201,6 +259,62 @@ export class FhirStore {
         throw classified;
       }
     }
+  }
+
+  /**
+   * Applies an ImagingReport: Patient, radiology DiagnosticReport (presentedForm, conclusion),
+   * ImagingStudy when the Study Instance UID is known, and the order (the EHR's ServiceRequest
+   * completed on a FINAL/CORRECTED report), in one transaction, idempotently by eventId
+   * (imaging-report.writer.ts). Errors as writeLabResult's, InvalidClinicalEventError for a
+   * report that cannot be filed as it is.
+   */
+  writeImagingReport(report: ImagingReport): Promise<ImagingWriteReceipt> {
+    return this.runEvent('imaging-report', report, () => this.events.imaging.write(report));
+  }
+
+  /**
+   * Applies a MedicationDispensed: Patient and MedicationDispense, authorizingPrescription the
+   * EHR's MedicationRequest found by placer number, in one transaction, idempotently by eventId
+   * (dispense.writer.ts).
+   */
+  writeDispense(dispense: MedicationDispensed): Promise<DispenseWriteReceipt> {
+    return this.runEvent('dispense', dispense, () => this.events.dispense.write(dispense));
+  }
+
+  /**
+   * Applies an OrderStatusChanged to the EHR's ServiceRequest or MedicationRequest (accepted,
+   * rejected, in progress, completed, cancelled, on hold; final states are kept), idempotently by
+   * eventId (order-status.writer.ts). An order the repository does not have is an
+   * UnknownOrderError (permanent).
+   */
+  applyOrderStatus(status: OrderStatusChanged): Promise<OrderStatusReceipt> {
+    return this.runEvent('order-status', status, () => this.events.orderStatus.write(status));
+  }
+
+  /** How an imaging report, dispense or order status was applied, or undefined when it never was. */
+  async eventLedgerEntry(eventId: string): Promise<EventLedgerEntry | undefined> {
+    try {
+      return (await recordedEvent(this.pool, eventId))?.entry;
+    } catch (error) {
+      throw classifyDatabaseError(error, 'reading the event ledger');
+    }
+  }
+
+  private runEvent<R extends EventWriteReceipt>(
+    kind: EventKind,
+    event: { eventId: string; sourceSystem: string; messageControlId: string | null },
+    write: () => Promise<R>,
+  ): Promise<R> {
+    return runEventWrite(
+      {
+        kind,
+        event,
+        logger: this.logger,
+        metrics: this.events.metrics,
+        conflictAttempts: this.conflictAttempts,
+      },
+      write,
+    );
   }
 
   /** The current version, or undefined when the resource does not exist. */
@@ -394,6 +508,79 @@ export class FhirStore {
         lastUpdated: now,
       };
     });
+  }
+
+  /**
+   * Registers a Patient sent by the EHR (POST /Patient), validated (an identifier is required);
+   * with `ifNoneExist` a conditional create: the patient that identifier names is returned
+   * instead (EXISTING). An identifier that names another patient is refused. See orders/.
+   */
+  createPatient(body: unknown, options?: CreatePatientOptions): Promise<CreateReceipt> {
+    return this.orders.createPatient(body, options);
+  }
+
+  /**
+   * Places an order sent by the EHR (POST /ServiceRequest | /MedicationRequest): validates it,
+   * routes it, and stores it with its NEW OrderEvent in the outbox, in one transaction;
+   * concurrency-safe conditional create with `ifNoneExist`. Throws ResourceValidationError
+   * (400/422 with issues), MultipleMatchesError (412), or repository errors.
+   */
+  placeOrder(
+    resourceType: OrderResourceType,
+    body: unknown,
+    options: PlaceOrderOptions,
+  ): Promise<OrderReceipt> {
+    return this.orders.placeOrder(resourceType, body, options);
+  }
+
+  /**
+   * Applies an update of a placed order (PUT): a cancellation writes a version and a CANCEL
+   * event; a repeat writes nothing; any other change is refused (ResourceValidationError 422).
+   * Throws UnknownResourceError, VersionConflictError (If-Match) too.
+   */
+  updateOrder(
+    resourceType: OrderResourceType,
+    id: string,
+    body: unknown,
+    options: UpdateOrderOptions,
+  ): Promise<UpdateOrderReceipt> {
+    return this.orders.updateOrder(resourceType, id, body, options);
+  }
+
+  /** Calls `listener` after each commit that wrote order events to the outbox; returns unsubscribe. */
+  onOutboxCommitted(listener: (events: OrderEvent[]) => void): () => void {
+    return this.orders.onCommitted(listener);
+  }
+
+  /** The right to publish the outbox (one relay at a time), or undefined when another holds it. */
+  acquireOutboxLease(): Promise<OutboxLease | undefined> {
+    return acquireOutboxLease(this.pool);
+  }
+
+  /** Unpublished outbox rows in seq order (without the lease: for tools and tests). */
+  async claimOutbox(limit: number): Promise<OutboxRecord[]> {
+    try {
+      return await claimOutbox(this.pool, limit);
+    } catch (error) {
+      throw classifyDatabaseError(error, 'reading the outbox');
+    }
+  }
+
+  async markOutboxPublished(seqs: readonly string[]): Promise<void> {
+    try {
+      await markOutboxPublished(this.pool, seqs);
+    } catch (error) {
+      throw classifyDatabaseError(error, 'marking outbox rows published');
+    }
+  }
+
+  /** How many outbox rows wait to be published. */
+  async outboxPending(): Promise<number> {
+    try {
+      return await outboxPending(this.pool);
+    } catch (error) {
+      throw classifyDatabaseError(error, 'counting the outbox');
+    }
   }
 
   /**

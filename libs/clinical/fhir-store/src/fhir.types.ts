@@ -77,6 +77,16 @@ export interface Extension {
   url: string;
   valueAnnotation?: Annotation;
   valueString?: string;
+  valueCode?: string;
+}
+
+/** https://hl7.org/fhir/R4/datatypes.html#Attachment (inline data only) */
+export interface Attachment {
+  contentType?: string;
+  language?: string;
+  /** base64 */
+  data?: string;
+  title?: string;
 }
 
 export interface HumanName {
@@ -271,9 +281,21 @@ export interface DiagnosticReport extends ResourceBase {
   issued?: string;
   specimen?: Reference[];
   result?: Reference[];
+  resultsInterpreter?: Reference[];
+  imagingStudy?: Reference[];
+  conclusion?: string;
+  presentedForm?: Attachment[];
 }
 
-export type FhirResource = Patient | ServiceRequest | Specimen | Observation | DiagnosticReport;
+export type FhirResource =
+  | Patient
+  | ServiceRequest
+  | Specimen
+  | Observation
+  | DiagnosticReport
+  | MedicationRequest
+  | MedicationDispense
+  | ImagingStudy;
 
 /**
  * A resource as read from the repository: content is JSON the repository holds, which other

@@ -8,6 +8,7 @@ import {
   patientFromLabResult,
   REPORT_NOTE_EXTENSION,
 } from './lab-result.mapper';
+import { ORDER_PRIORITY_EXTENSION, RESULT_PRIORITY_EXTENSION } from './event.mapper';
 
 const keysOf = (r = labResult()) => labResultKeys(r, DEFAULT_PLACER_ORDER_SYSTEM);
 
@@ -294,6 +295,21 @@ describe('mapLabResult', () => {
     expect(mapLabResult(prelim, keysOf(prelim), { patientId: 'p' }).report.status).toBe(
       'preliminary',
     );
+  });
+
+  it('flags a high-priority result with the result-priority and order-priority extensions', () => {
+    const stat = labResult({}, { highPriority: true, notes: ['Called to ward'] });
+    stat.order.priority = 'STAT';
+    const m = mapLabResult(stat, keysOf(stat), { patientId: 'p' });
+    expect(m.report.extension).toEqual([
+      { url: RESULT_PRIORITY_EXTENSION, valueCode: 'high' },
+      { url: ORDER_PRIORITY_EXTENSION, valueCode: 'stat' },
+      { url: REPORT_NOTE_EXTENSION, valueAnnotation: { text: 'Called to ward' } },
+    ]);
+    const routine = labResult();
+    expect(
+      mapLabResult(routine, keysOf(routine), { patientId: 'p' }).report.extension,
+    ).toBeUndefined();
   });
 });
 

@@ -7,54 +7,69 @@
  */
 import type { LabResult } from '@ancillary/contracts';
 import { InvalidLabResultError } from './errors';
+import {
+  type CanonicalCoding,
+  coding,
+  DEFAULT_PLACER_ORDER_SYSTEM,
+  fillerOrderSystem,
+  identifierType,
+  instant as eventInstant,
+  LOINC,
+  messageSource,
+  nonEmpty,
+  notes,
+  type PatientIdentifierKey,
+  patientFromCanonical,
+  patientKeys,
+  type PatientUpdate,
+  reference,
+  requestPriority,
+  resultPriorityExtensions,
+  UCUM,
+  V2_0203,
+  V2_0074,
+} from './event.mapper';
 import type {
-  Annotation,
   CodeableConcept,
   Coding,
   DiagnosticReport,
   DiagnosticReportStatus,
+  Extension,
   Identifier,
   Observation,
   ObservationStatus,
-  Patient,
   Quantity,
-  Reference,
   ReferenceRange,
   ServiceRequest,
   Specimen,
 } from './fhir.types';
 import { nameBasedId } from './ids';
 
+// Moved to event.mapper.ts (shared by every canonical event); still exported from here.
+export {
+  DEFAULT_PLACER_ORDER_SYSTEM,
+  fillerOrderSystem,
+  LOINC,
+  messageSource,
+  UCUM,
+  V2_0203,
+  V2_0074,
+  type PatientIdentifierKey,
+  type PatientUpdate,
+};
+
 // The generated contract exports the record type; its nested types are reached through it.
 type ResultStatus = LabResult['status'];
 type LabObservation = LabResult['observations'][number];
-type CanonicalCoding = LabResult['order']['code'];
 
-export const LOINC = 'http://loinc.org';
-export const UCUM = 'http://unitsofmeasure.org';
-export const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
-export const V2_0074 = 'http://terminology.hl7.org/CodeSystem/v2-0074';
 export const OBSERVATION_CATEGORY = 'http://terminology.hl7.org/CodeSystem/observation-category';
 export const DATA_ABSENT_REASON = 'http://terminology.hl7.org/CodeSystem/data-absent-reason';
 /** R5's DiagnosticReport.note carried in R4 as a cross-version extension. */
 export const REPORT_NOTE_EXTENSION =
   'http://hl7.org/fhir/5.0/StructureDefinition/extension-DiagnosticReport.note';
 
-/** Default identifier system of placer order numbers (ORC-2/OBR-2) when none is configured. */
-export const DEFAULT_PLACER_ORDER_SYSTEM = 'urn:ancillary:placer-order';
-
-/** Filler order numbers (ORC-3/OBR-3) are assigned by the ancillary, so scoped to it. */
-export function fillerOrderSystem(sourceSystem: string): string {
-  return `urn:ancillary:${encodeURIComponent(sourceSystem)}:filler-order`;
-}
-
 export function specimenIdentifierSystem(sourceSystem: string): string {
   return `urn:ancillary:${encodeURIComponent(sourceSystem)}:specimen`;
-}
-
-/** meta.source of every version a LabResult writes. */
-export function messageSource(sourceSystem: string, messageControlId: string): string {
-  return `urn:ancillary:message:${sourceSystem}:${messageControlId}`;
 }
 
 export interface ObservationKey {
@@ -62,13 +77,6 @@ export interface ObservationKey {
   identifier: Identifier;
   /** The result line it identifies. */
   line: LabObservation;
-}
-
-export interface PatientIdentifierKey {
-  /** '' when PID-3 carried no assigning authority. */
-  system: string;
-  value: string;
-  type: string | null;
 }
 
 /** The business identity of a lab result and the resource ids it maps to. */
@@ -92,14 +100,7 @@ export interface LabResultKeys {
   newPatientId: string;
 }
 
-function nonEmpty(value: string | null | undefined): string | undefined {
-  const trimmed = value?.trim();
-  return trimmed ? trimmed : undefined;
-}
-
-function identifierType(code: string): CodeableConcept {
-  return { coding: [{ system: V2_0203, code }] };
-}
+const invalid = (message: string): Error => new InvalidLabResultError(message);
 
 /**
  * Computes the keys and ids of a result, validating what the repository needs: at least one
@@ -107,28 +108,7 @@ function identifierType(code: string): CodeableConcept {
  */
 export function labResultKeys(result: LabResult, placerOrderSystem: string): LabResultKeys {
   const source = result.sourceSystem;
-  const patientIdentifiers: PatientIdentifierKey[] = [];
-  const seen = new Set<string>();
-  for (const [i, id] of result.patient.identifiers.entries()) {
-    const value = nonEmpty(id.value);
-    if (!value) {
-      throw new InvalidLabResultError(`patient.identifiers[${i}].value (PID-3) is empty`);
-    }
-    const system = nonEmpty(id.system) ?? '';
-    const key = `${system}|${value}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    patientIdentifiers.push({ system, value, type: nonEmpty(id.type) ?? null });
-  }
-  if (patientIdentifiers.length === 0) {
-    throw new InvalidLabResultError(
-      'patient.identifiers (PID-3) is empty: a result cannot be filed without a patient identifier',
-    );
-  }
-  // The smallest identifier, so a new patient's id does not depend on PID-3's order.
-  const firstIdentifier = patientIdentifiers.reduce((min, i) =>
-    `${i.system}|${i.value}` < `${min.system}|${min.value}` ? i : min,
-  );
+  const { patientIdentifiers, newPatientId } = patientKeys(result.patient, invalid);
 
   const filler = nonEmpty(result.order.fillerOrderNumber);
   const placerNumber = nonEmpty(result.order.placerOrderNumber);
@@ -191,25 +171,12 @@ export function labResultKeys(result: LabResult, placerOrderSystem: string): Lab
     observations,
     observationIds: observations.map((o) => o.id),
     patientIdentifiers,
-    newPatientId: nameBasedId('Patient', firstIdentifier.system, firstIdentifier.value),
+    newPatientId,
   };
 }
 
 function instant(ms: number | null): string | undefined {
-  if (ms === null) return undefined;
-  const date = new Date(ms);
-  if (Number.isNaN(date.getTime())) {
-    throw new InvalidLabResultError(`timestamp ${ms} is out of range`);
-  }
-  return date.toISOString();
-}
-
-function coding(c: CanonicalCoding | null | undefined): Coding | undefined {
-  const code = nonEmpty(c?.code);
-  if (!c || !code) return undefined;
-  const system = nonEmpty(c.system);
-  const display = nonEmpty(c.display);
-  return { ...(system ? { system } : {}), code, ...(display ? { display } : {}) };
+  return eventInstant(ms, 'timestamp', invalid);
 }
 
 /** The mapped code first (LOINC), then the code as the ancillary sent it. */
@@ -250,30 +217,7 @@ const SERVICE_REQUEST_STATUS: Record<ResultStatus, ServiceRequest['status']> = {
   UNKNOWN: 'unknown',
 };
 
-/** HL7 table 0001 to FHIR administrative-gender (v2-to-FHIR ConceptMap). */
-const GENDER: Record<string, Patient['gender']> = {
-  M: 'male',
-  F: 'female',
-  O: 'other',
-  A: 'other',
-  N: 'other',
-  U: 'unknown',
-};
-
-const PRIORITIES = new Set(['routine', 'urgent', 'asap', 'stat']);
 const COMPARATORS = new Set(['<', '<=', '>=', '>']);
-const BIRTH_DATE = /^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$/;
-
-function reference(type: string, id: string): Reference {
-  return { reference: `${type}/${id}` };
-}
-
-function notes(texts: readonly string[]): Annotation[] {
-  return texts
-    .map((t) => t.trim())
-    .filter((t) => t.length > 0)
-    .map((text) => ({ text }));
-}
 
 function quantity(value: number, unit: CanonicalCoding | null): Quantity {
   const unitCode = nonEmpty(unit?.code);
@@ -389,7 +333,7 @@ export function mapLabResult(
 
   let serviceRequest: ServiceRequest | undefined;
   if (keys.serviceRequestId) {
-    const priority = nonEmpty(result.order.priority)?.toLowerCase();
+    const priority = requestPriority(result.order.priority);
     const requester = nonEmpty(result.order.orderingProvider);
     serviceRequest = {
       resourceType: 'ServiceRequest',
@@ -397,9 +341,7 @@ export function mapLabResult(
       identifier: keys.orderIdentifiers,
       status: SERVICE_REQUEST_STATUS[result.status],
       intent: 'order',
-      ...(priority && PRIORITIES.has(priority)
-        ? { priority: priority as ServiceRequest['priority'] }
-        : {}),
+      ...(priority ? { priority } : {}),
       code: orderCode,
       subject,
       ...(requester ? { requester: { display: requester } } : {}),
@@ -465,6 +407,10 @@ export function mapLabResult(
   });
 
   const reportNotes = notes(result.notes);
+  const extension: Extension[] = [
+    ...resultPriorityExtensions(result.highPriority, result.order.priority),
+    ...reportNotes.map((n) => ({ url: REPORT_NOTE_EXTENSION, valueAnnotation: n })),
+  ];
   const reportIdentifier: Identifier =
     keys.reportKey.kind === 'EVENT'
       ? { system: keys.reportKey.system, value: keys.reportKey.value }
@@ -476,9 +422,7 @@ export function mapLabResult(
   const report: DiagnosticReport = {
     resourceType: 'DiagnosticReport',
     id: keys.diagnosticReportId,
-    ...(reportNotes.length > 0
-      ? { extension: reportNotes.map((n) => ({ url: REPORT_NOTE_EXTENSION, valueAnnotation: n })) }
-      : {}),
+    ...(extension.length > 0 ? { extension } : {}),
     identifier: [reportIdentifier],
     ...(basedOn ? { basedOn } : {}),
     status: DIAGNOSTIC_REPORT_STATUS[result.status],
@@ -500,12 +444,6 @@ export function mapLabResult(
   };
 }
 
-export interface PatientUpdate {
-  patient: Patient;
-  /** Demographics the result carried but the repository could not use (kept as they were). */
-  warnings: string[];
-}
-
 /**
  * The Patient after this result: identifiers merged (a result that lists only the MRN does not
  * drop an identifier another message added), demographics taken from the result where it has
@@ -519,45 +457,5 @@ export function patientFromLabResult(
   id: string,
   existing?: Record<string, unknown>,
 ): PatientUpdate {
-  const warnings: string[] = [];
-  const previous = (existing ?? {}) as Partial<Patient>;
-  const identifiers: Identifier[] = Array.isArray(previous.identifier)
-    ? [...previous.identifier]
-    : [];
-  const has = (system: string, value: string): boolean =>
-    identifiers.some((i) => (i.system ?? '') === system && i.value === value);
-  for (const key of keys.patientIdentifiers) {
-    if (has(key.system, key.value)) continue;
-    identifiers.push({
-      ...(key.type ? { type: identifierType(key.type) } : {}),
-      ...(key.system ? { system: key.system } : {}),
-      value: key.value,
-    });
-  }
-  const p = result.patient;
-  const family = nonEmpty(p.familyName);
-  const given = p.givenNames.map((g) => g.trim()).filter((g) => g.length > 0);
-  let birthDate = nonEmpty(p.birthDate);
-  if (birthDate !== undefined && !BIRTH_DATE.test(birthDate)) {
-    warnings.push('patient.birthDate is not YYYY, YYYY-MM or YYYY-MM-DD; kept as it was');
-    birthDate = undefined;
-  }
-  const sex = nonEmpty(p.administrativeSex)?.toUpperCase();
-  const gender = sex ? GENDER[sex] : undefined;
-  if (sex && !gender) {
-    warnings.push('patient.administrativeSex is not an HL7 table 0001 code; kept as it was');
-  }
-  const { meta: _meta, ...rest } = previous;
-  const patient: Patient = {
-    ...rest,
-    resourceType: 'Patient',
-    id,
-    identifier: identifiers,
-    ...(family || given.length > 0
-      ? { name: [{ ...(family ? { family } : {}), ...(given.length > 0 ? { given } : {}) }] }
-      : {}),
-    ...(gender ? { gender } : {}),
-    ...(birthDate ? { birthDate } : {}),
-  };
-  return { patient, warnings };
+  return patientFromCanonical(result.patient, keys.patientIdentifiers, id, existing);
 }

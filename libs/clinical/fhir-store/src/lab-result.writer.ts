@@ -7,7 +7,9 @@
  * 3. one statement loads the state (ledger again, patient by identifier, ServiceRequest by placer
  *    number, the current versions of every resource the result maps to, the out-of-order
  *    watermarks);
- * 4. the resources are mapped and compared with what is stored, ignoring meta;
+ * 4. the resources are mapped and compared with what is stored, ignoring meta; a FINAL or
+ *    CORRECTED result completes the EHR's ServiceRequest it is based on (a revoked one stays
+ *    revoked), and the receipt names that order so order-to-result time can be measured;
  * 5. one statement writes the versions that changed, their index rows and the ledger row;
  * 6. COMMIT.
  *
@@ -16,26 +18,33 @@
 import type { LabResult } from '@ancillary/contracts';
 import type { Logger } from '@ancillary/observability';
 import type { Pool, PoolClient } from 'pg';
-import { type JsonObject, sameContent, toJsonObject } from './content';
-import { PatientIdentityConflictError, RepositoryConflictError } from './errors';
-import type { FhirResource, FhirResourceType, Observation } from './fhir.types';
+import { completeOrder, FINAL_REPORT_STATUSES, resultCompletesOrder } from './event.mapper';
+import {
+  chooseServiceRequest,
+  executeWrite,
+  type LinkedOrder,
+  linkedOrder,
+  patientFor,
+  patientLockNames,
+  patientUpdate,
+  resourceKey,
+  type StoredJson,
+  storedMap,
+  subjectPatientId,
+  versionsToWrite,
+} from './event-writer';
+import type { Observation, ResourceBase } from './fhir.types';
 import { identifierLockName, resourceLockName } from './ids';
 import {
   labResultKeys,
   type LabResultKeys,
   mapLabResult,
   messageSource,
-  patientFromLabResult,
 } from './lab-result.mapper';
 import type { StoreMetrics } from './metrics';
-import { indexEntries, parseReference } from './search-parameters';
+import { parseReference } from './search-parameters';
 import { inLockedTransaction } from './transaction';
-import {
-  type LedgerRow,
-  type ResourceVersion,
-  writeStatement,
-  type WriteStatementResult,
-} from './write.statement';
+import type { LedgerRow, ResourceVersion } from './write.statement';
 
 export type WriteOutcome = 'CREATED' | 'UPDATED' | 'UNCHANGED';
 
@@ -56,6 +65,11 @@ export interface LabWriteReceipt {
   unchangedReason?: UnchangedReason;
   /** For a DUPLICATE_EVENT: what applying this event did the first time (from the ledger). */
   recordedOutcome?: WriteOutcome;
+  /**
+   * The EHR's ServiceRequest the result was filed against (found by placer number), with
+   * `firstResult` true on the write that filed its first final result: order-to-result latency.
+   */
+  order?: LinkedOrder;
 }
 
 interface LedgerJson {
@@ -68,13 +82,6 @@ interface LedgerJson {
   outcome: WriteOutcome;
 }
 
-interface StoredJson {
-  resourceType: FhirResourceType;
-  id: string;
-  versionId: number;
-  content: JsonObject;
-}
-
 interface LoadedState {
   ledger: LedgerJson | null;
   patient_ids: string[];
@@ -82,6 +89,8 @@ interface LoadedState {
   resources: StoredJson[];
   report_watermark: Date | null;
   patient_watermark: Date | null;
+  /** Per EHR ServiceRequest found: how many final DiagnosticReports are based on it already. */
+  prior_results: Record<string, number>;
 }
 
 const LEDGER_SQL = `SELECT event_id, patient_id, report_id, report_version, observation_count, written_at,
@@ -114,8 +123,21 @@ SELECT
       'versionId', r.version_id, 'content', r.content)), '[]'::jsonb)
    FROM fhir.resource r JOIN wanted w ON w.resource_type = r.resource_type AND w.id = r.id) AS resources,
   (SELECT max(received_at) FROM fhir.message_ledger WHERE report_id = $8) AS report_watermark,
-  (SELECT max(received_at) FROM fhir.message_ledger
-   WHERE patient_id IN (SELECT id FROM pat)) AS patient_watermark`;
+  (SELECT max(at) FROM (
+     SELECT received_at AS at FROM fhir.message_ledger WHERE patient_id IN (SELECT id FROM pat)
+     UNION ALL
+     -- Imaging reports and dispenses carry demographics too (order statuses do not).
+     SELECT received_at FROM fhir.event_ledger
+     WHERE patient_id IN (SELECT id FROM pat) AND kind IN ('imaging-report', 'dispense')
+   ) p) AS patient_watermark,
+  (SELECT coalesce(jsonb_object_agg(o.id, (
+      SELECT count(*) FROM fhir.search_reference x
+      JOIN fhir.search_token s ON s.resource_type = x.resource_type AND s.id = x.id
+        AND s.param = 'status'
+      WHERE x.target_type = 'ServiceRequest' AND x.target_id = o.id
+        AND x.resource_type = 'DiagnosticReport' AND x.param = 'based-on'
+        AND s.code = ANY($9::text[]))), '{}'::jsonb)
+   FROM sr o) AS prior_results`;
 
 export interface LabResultWriterOptions {
   placerOrderSystem: string;
@@ -124,13 +146,7 @@ export interface LabResultWriterOptions {
   metrics: StoreMetrics;
 }
 
-const key = (type: string, id: string): string => `${type}/${id}`;
-
-/** Every resource the mapper builds has its id; one without is a defect, not bad input. */
-function resourceId(resource: FhirResource): string {
-  if (!resource.id) throw new Error(`mapped ${resource.resourceType} has no id`);
-  return resource.id;
-}
+const key = resourceKey;
 
 /** Status an observation takes when a newer version of its report no longer lists it. */
 function droppedStatus(reportStatus: string): Observation['status'] {
@@ -179,9 +195,7 @@ export class LabResultWriter {
   }
 
   private lockNames(keys: LabResultKeys): string[] {
-    const names = keys.patientIdentifiers.map((i) =>
-      identifierLockName('Patient', i.system, i.value),
-    );
+    const names = patientLockNames(keys.patientIdentifiers);
     for (const id of keys.orderIdentifiers) {
       names.push(identifierLockName('ServiceRequest', id.system ?? '', id.value ?? ''));
     }
@@ -208,6 +222,7 @@ export class LabResultWriter {
       wanted.map(([t]) => t),
       wanted.map(([, id]) => id),
       keys.diagnosticReportId,
+      FINAL_REPORT_STATUSES,
     ]);
     const state = rows[0];
     // A SELECT without FROM always answers one row; no row means the driver misbehaved.
@@ -235,15 +250,14 @@ export class LabResultWriter {
         recordedOutcome: state.ledger.outcome,
       };
     }
-    if (state.patient_ids.length > 1) {
-      // Identifiers only, never demographics, and counted rather than listed: no PHI in errors.
-      throw new PatientIdentityConflictError(
-        `the ${keys.patientIdentifiers.length} patient identifiers of event ${result.eventId} ` +
-          `belong to ${state.patient_ids.length} different patients (${state.patient_ids.join(', ')}); ` +
-          'the result needs a person to decide which chart it belongs to',
-      );
-    }
-    const stored = new Map(state.resources.map((r) => [key(r.resourceType, r.id), r]));
+    // Identifiers only, never demographics, and counted rather than listed: no PHI in errors.
+    const matchedPatientId = patientFor(
+      result.eventId,
+      keys.patientIdentifiers.length,
+      state.patient_ids,
+      keys.newPatientId,
+    );
+    const stored = storedMap(state.resources);
     const currentReport = stored.get(key('DiagnosticReport', keys.diagnosticReportId));
     const receivedAt = new Date(result.receivedAt);
     const now = new Date();
@@ -273,11 +287,8 @@ export class LabResultWriter {
     ) {
       // An older message arriving after a newer one (a redelivered preliminary after the final):
       // it must not revert the report. Recorded, so the reconcile command knows it arrived.
-      const subject = currentReport.content['subject'] as { reference?: string } | undefined;
       const patientId =
-        state.patient_ids[0] ??
-        (subject?.reference ? parseReference(subject.reference)?.id : undefined) ??
-        keys.newPatientId;
+        state.patient_ids[0] ?? subjectPatientId(currentReport.content) ?? keys.newPatientId;
       await this.execute(client, [], now, ledger(patientId, currentReport.versionId, 'UNCHANGED'));
       this.options.logger.warn(
         {
@@ -302,42 +313,47 @@ export class LabResultWriter {
       };
     }
 
-    const patientId = state.patient_ids[0] ?? keys.newPatientId;
-    const desired: FhirResource[] = [];
-    const storedPatient = stored.get(key('Patient', patientId));
-    const patientIsNewer =
-      !storedPatient ||
-      !state.patient_watermark ||
-      receivedAt.getTime() >= state.patient_watermark.getTime();
-    if (patientIsNewer) {
-      // Demographics from an older message than the patient's latest must not revert them.
-      const update = patientFromLabResult(result, keys, patientId, storedPatient?.content);
-      if (update.warnings.length > 0) {
-        this.options.logger.warn(
-          { eventId: result.eventId, patientId, problems: update.warnings },
-          'patient demographics in the lab result could not be used',
-        );
-      }
-      desired.push(update.patient);
-    }
+    const patientId = matchedPatientId;
+    const desired: ResourceBase[] = [];
+    // Demographics from an older message than the patient's latest must not revert them.
+    const patient = patientUpdate(
+      this.options,
+      result,
+      keys.patientIdentifiers,
+      patientId,
+      stored,
+      state.patient_watermark,
+    );
+    if (patient) desired.push(patient);
 
     // The order: ours when we created it before, else one the EHR sent, else a new one of ours.
-    let serviceRequestId: string | undefined;
-    let writeServiceRequest = false;
-    if (keys.serviceRequestId) {
-      const own = keys.serviceRequestId;
-      const found = state.service_request_ids;
-      if (found.includes(own) || stored.has(key('ServiceRequest', own)) || found.length === 0) {
-        serviceRequestId = own;
-        writeServiceRequest = true;
-      } else {
-        serviceRequestId = found[0];
-        if (found.length > 1) {
-          this.options.logger.warn(
-            { eventId: result.eventId, serviceRequestIds: found },
-            'several ServiceRequests carry the placer order number; the report is based on the first',
-          );
-        }
+    const order = chooseServiceRequest(
+      keys.serviceRequestId,
+      state.service_request_ids,
+      stored,
+      (ids) => {
+        this.options.logger.warn(
+          { eventId: result.eventId, serviceRequestIds: ids },
+          'several ServiceRequests carry the placer order number; the report is based on the first',
+        );
+      },
+    );
+    const serviceRequestId = order.id;
+    const writeServiceRequest = order.ownIsWritten;
+    if (order.ehr) {
+      // The EHR's order is done once its result is final; a revoked order is never revived.
+      const completion = completeOrder(order.ehr.content, result.status);
+      if (completion.action === 'complete') {
+        desired.push(completion.order as unknown as ResourceBase);
+      } else if (completion.action === 'keep') {
+        this.options.logger.warn(
+          {
+            eventId: result.eventId,
+            serviceRequestId: order.ehr.id,
+            orderStatus: completion.status,
+          },
+          'final lab result for an order that is no longer active; the order keeps its status',
+        );
       }
     }
 
@@ -362,25 +378,11 @@ export class LabResultWriter {
       const status = droppedStatus(mapped.report.status);
       if (previous.content['status'] === status) continue;
       const { meta: _meta, ...content } = previous.content;
-      desired.push({ ...(content as unknown as Observation), status });
+      const dropped: Observation = { ...(content as unknown as Observation), status };
+      desired.push(dropped);
     }
 
-    const versions: ResourceVersion[] = [];
-    for (const resource of desired) {
-      const content = toJsonObject(resource);
-      const id = resourceId(resource);
-      const existing = stored.get(key(resource.resourceType, id));
-      if (existing && sameContent(existing.content, content)) continue;
-      const versionId = (existing?.versionId ?? 0) + 1;
-      content['meta'] = { versionId: String(versionId), lastUpdated: now.toISOString(), source };
-      versions.push({
-        resourceType: resource.resourceType,
-        id,
-        versionId,
-        content,
-        source,
-      });
-    }
+    const versions = versionsToWrite(desired, stored, now, source);
     const reportVersion =
       versions.find((v) => v.resourceType === 'DiagnosticReport')?.versionId ??
       currentReport?.versionId ??
@@ -391,7 +393,6 @@ export class LabResultWriter {
         ? 'UPDATED'
         : 'UNCHANGED';
     await this.execute(client, versions, now, ledger(patientId, reportVersion, outcome));
-    for (const v of versions) this.options.metrics.versions.inc({ resource_type: v.resourceType });
     return {
       eventId: result.eventId,
       patientId,
@@ -401,6 +402,14 @@ export class LabResultWriter {
       outcome,
       writtenAt: now.getTime(),
       ...(outcome === 'UNCHANGED' ? { unchangedReason: 'SAME_CONTENT' as const } : {}),
+      ...(order.ehr
+        ? {
+            order: linkedOrder(
+              order.ehr,
+              resultCompletesOrder(result.status) && (state.prior_results[order.ehr.id] ?? 0) === 0,
+            ),
+          }
+        : {}),
     };
   }
 
@@ -410,26 +419,12 @@ export class LabResultWriter {
     now: Date,
     ledger: LedgerRow,
   ): Promise<void> {
-    const statement = writeStatement({
+    await executeWrite(client, {
       versions,
-      indexTargets: versions.map((v) => ({
-        resourceType: v.resourceType,
-        id: v.id,
-        entries: indexEntries(v.resourceType, v.content),
-        replaces: v.versionId > 1,
-      })),
-      lastUpdated: now,
+      now,
       timeZone: this.options.timeZone,
       ledger,
+      metrics: this.options.metrics,
     });
-    const { rows } = await client.query<WriteStatementResult>(statement.text, statement.values);
-    const upserted = rows[0]?.upserted ?? 0;
-    if (upserted !== versions.length) {
-      // A version check failed: a writer outside these locks changed a resource meanwhile.
-      throw new RepositoryConflictError(
-        `event ${ledger.eventId}: ${versions.length - upserted} of ${versions.length} resources ` +
-          'changed concurrently; the write is rolled back and can be retried',
-      );
-    }
   }
 }

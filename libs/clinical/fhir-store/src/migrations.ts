@@ -149,6 +149,14 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX event_ledger_resource_idx ON fhir.event_ledger (resource_type, resource_id);
     `,
   },
+  {
+    version: 4,
+    name: 'event ledger patient index',
+    sql: `
+      -- The patient demographics guard reads the newest event per patient from both ledgers.
+      CREATE INDEX event_ledger_patient_idx ON fhir.event_ledger (patient_id, received_at DESC);
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = advisoryLockKey('fhir.schema_migrations');

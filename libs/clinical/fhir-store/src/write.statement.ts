@@ -1,6 +1,7 @@
 /**
  * One statement that writes everything a change produces: the new resource versions (current
- * row and history), their search index rows, and the ledger row. Rows travel as JSON arrays
+ * row and history), their search index rows, and the ledger row (fhir.message_ledger for a
+ * LabResult, fhir.event_ledger for the other canonical events). Rows travel as JSON arrays
  * unpacked with jsonb_to_recordset, so a result with twenty observations is still one round
  * trip, whatever its size.
  *
@@ -47,6 +48,22 @@ export interface LedgerRow {
   observationCount: number;
 }
 
+/** One row of fhir.event_ledger: how a canonical event other than a LabResult was applied. */
+export interface EventLedgerRow {
+  eventId: string;
+  /** `imaging-report` | `dispense` | `order-status`. */
+  kind: string;
+  sourceSystem: string;
+  patientId: string | null;
+  /** The resource the event is about (the report, the dispense, the order) and its version after. */
+  resourceType: string;
+  resourceId: string;
+  versionId: number;
+  outcome: 'CREATED' | 'UPDATED' | 'UNCHANGED';
+  /** The event's time for the out-of-order guard: receivedAt, or occurredAt of a status. */
+  receivedAt: Date;
+}
+
 export interface WriteStatementInput {
   versions: ResourceVersion[];
   /** Resources whose index rows are replaced by `entries` (every new version, or a reindex). */
@@ -54,6 +71,7 @@ export interface WriteStatementInput {
   lastUpdated: Date;
   timeZone: string;
   ledger?: LedgerRow;
+  eventLedger?: EventLedgerRow;
 }
 
 const SQL = `
@@ -148,9 +166,20 @@ WITH
       message_control_id text, order_index int, patient_id text, report_id text,
       report_version int, outcome text, received_at timestamptz, observation_count int)
     RETURNING written_at
+  ),
+  event_ledger AS (
+    INSERT INTO fhir.event_ledger (event_id, kind, source_system, patient_id, resource_type,
+      resource_id, version_id, outcome, received_at)
+    SELECT event_id, kind, source_system, patient_id, resource_type, resource_id, version_id,
+      outcome, received_at
+    FROM jsonb_to_recordset($10::jsonb) AS x(event_id text, kind text, source_system text,
+      patient_id text, resource_type text, resource_id text, version_id int, outcome text,
+      received_at timestamptz)
+    RETURNING written_at
   )
 SELECT (SELECT count(*) FROM upserted)::int AS upserted,
-       (SELECT max(written_at) FROM ledger) AS written_at`;
+       (SELECT max(written_at) FROM (SELECT written_at FROM ledger
+          UNION ALL SELECT written_at FROM event_ledger) w) AS written_at`;
 
 export interface WriteStatementResult {
   upserted: number;
@@ -199,6 +228,21 @@ export function writeStatement(input: WriteStatementInput): { text: string; valu
         },
       ]
     : [];
+  const eventLedger = input.eventLedger
+    ? [
+        {
+          event_id: input.eventLedger.eventId,
+          kind: input.eventLedger.kind,
+          source_system: input.eventLedger.sourceSystem,
+          patient_id: input.eventLedger.patientId,
+          resource_type: input.eventLedger.resourceType,
+          resource_id: input.eventLedger.resourceId,
+          version_id: input.eventLedger.versionId,
+          outcome: input.eventLedger.outcome,
+          received_at: input.eventLedger.receivedAt.toISOString(),
+        },
+      ]
+    : [];
   return {
     text: SQL,
     values: [
@@ -211,6 +255,7 @@ export function writeStatement(input: WriteStatementInput): { text: string; valu
       JSON.stringify(dates),
       JSON.stringify(ledger),
       targetIds,
+      JSON.stringify(eventLedger),
     ],
   };
 }

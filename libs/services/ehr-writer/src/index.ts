@@ -1,2 +1,3 @@
 export * from './ehr-writer';
 export * from './lab-result.writer';
+export * from './order-outbox.relay';

@@ -2,7 +2,8 @@
  * The ehr-writer's lab flow: each canonical LabResult is written to the clinical repository
  * in one transaction (Patient, ServiceRequest, Specimen, Observations, DiagnosticReport and the
  * ledger row), then a ResultWritten event says it is readable. The repository is idempotent by
- * event id, so a redelivered or replayed result changes nothing and still gets its event.
+ * event id, so a redelivered or replayed result changes nothing and still gets its event. A final
+ * result completes the EHR's ServiceRequest it answers; the first one observes order-to-result.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { Topics, type LabResult, type ResultWritten } from '@ancillary/contracts';
@@ -11,6 +12,7 @@ import { type ConsumedMessage, MessageProducer } from '@ancillary/messaging-kafk
 import { ConsumeTopic } from '@ancillary/messaging-nest';
 import { counter, histogram, type Logger } from '@ancillary/observability';
 import { LOGGER } from '@ancillary/observability-nest';
+import { observeOrderToResult } from './order-to-result.metric';
 
 const writes = counter('ehr_writer_lab_results_total', 'LabResults applied, by outcome.', [
   'outcome',
@@ -35,6 +37,7 @@ export class LabResultWriter {
     if (receipt.outcome !== 'UNCHANGED') {
       receiptToChart.observe(Math.max(0, receipt.writtenAt - result.receivedAt) / 1000);
     }
+    const orderToResultSeconds = observeOrderToResult('lab', result.sourceSystem, receipt);
     // A redelivery (e.g. after a crash between the commit and the publish below) announces what
     // the first application did, not "unchanged": otherwise the only ResultWritten of a newly
     // charted result could say nothing was written. Announcements are idempotent per eventId.
@@ -47,6 +50,8 @@ export class LabResultWriter {
         versionId: receipt.versionId,
         outcome: receipt.outcome,
         ...(receipt.unchangedReason ? { unchangedReason: receipt.unchangedReason } : {}),
+        ...(receipt.order ? { order: `${receipt.order.resourceType}/${receipt.order.id}` } : {}),
+        ...(orderToResultSeconds !== undefined ? { orderToResultSeconds } : {}),
       },
       'lab result written',
     );
