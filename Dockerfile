@@ -5,6 +5,8 @@
 #
 #   docker build -t ancillary-hub:local .
 #   docker run --rm ancillary-hub:local                                   # lab-gateway (default)
+#   docker run --rm ancillary-hub:local apps/radiology-gateway/src/main.ts
+#   docker run --rm ancillary-hub:local apps/pharmacy-gateway/src/main.ts
 #   docker run --rm ancillary-hub:local apps/normalizer/src/main.ts
 #   docker run --rm ancillary-hub:local apps/ehr-writer/src/main.ts
 #   docker run --rm ancillary-hub:local tools/contracts/provision.ts      # before the services
@@ -96,6 +98,8 @@ RUN set -u; \
       fi; \
     }; \
     check 78 apps/lab-gateway/src/main.ts; \
+    check 78 apps/radiology-gateway/src/main.ts; \
+    check 78 apps/pharmacy-gateway/src/main.ts; \
     check 78 apps/normalizer/src/main.ts; \
     check 78 apps/ehr-writer/src/main.ts; \
     check 2 tools/contracts/provision.ts; \
@@ -104,9 +108,11 @@ RUN set -u; \
     check 2 tools/ops/reconcile.ts; \
     rm -rf /tmp/swc-native
 
-# MLLP (lab-gateway) and the HTTP ports of lab-gateway, normalizer, ehr-writer (/health, /ready,
-# /metrics; the ehr-writer's FHIR API at /fhir). Documentation only: one image, several services.
-EXPOSE 2575 8081 8082 8083
+# MLLP (lab-, radiology-, pharmacy-gateway) and the HTTP ports of lab-gateway, normalizer,
+# ehr-writer, radiology-gateway, pharmacy-gateway (/health, /ready, /metrics; the ehr-writer's FHIR
+# API at /fhir, the pharmacy-gateway's POST /fhir/MedicationDispense). Documentation only: one
+# image, several services.
+EXPOSE 2575 2576 2577 8081 8082 8083 8084 8085
 
 # No HEALTHCHECK: Kubernetes ignores it and uses the probes in deploy/k8s; docker-compose.yml
 # declares its own per service, since the port differs by service.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The platform's services as local processes, for the demo and the end-to-end benchmark:
 #   services.sh up [service...]     start (idempotent), wait until each answers /ready
+#                                   (no service named: all five)
 #   services.sh down [service...]   SIGTERM (graceful: finish, commit, disconnect), then wait
 #   services.sh status
 # Each runs on the pinned Node 24 (node_modules/.bin) from its TypeScript sources, with the
@@ -13,8 +14,12 @@ RUN_DIR="$ROOT/.stack/run"
 LOG_DIR="$ROOT/.stack/logs"
 mkdir -p "$RUN_DIR" "$LOG_DIR"
 
-ALL=(lab-gateway normalizer ehr-writer)
-declare -A HTTP_PORTS=([lab-gateway]=8081 [normalizer]=8082 [ehr-writer]=8083)
+# Gateways first: `down` stops what accepts messages before what processes them.
+ALL=(lab-gateway radiology-gateway pharmacy-gateway normalizer ehr-writer)
+declare -A HTTP_PORTS=(
+  [lab-gateway]=8081 [normalizer]=8082 [ehr-writer]=8083
+  [radiology-gateway]=8084 [pharmacy-gateway]=8085
+)
 
 say() { printf '[services] %s\n' "$*"; }
 die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
@@ -95,14 +100,15 @@ case "$cmd" in
     for s in "${services[@]}"; do wait_ready "$s"; done
     ;;
   down)
-    # The gateway first: no new messages are accepted; what is in Kafka waits for the rest.
+    # The gateways first (ALL's order): no new messages are accepted; what is in Kafka waits
+    # for the rest.
     for s in "${services[@]}"; do stop_one "$s"; done
     ;;
   status)
-    printf '%-12s %-8s %-24s %s\n' SERVICE STATE HTTP PID
+    printf '%-18s %-8s %-24s %s\n' SERVICE STATE HTTP PID
     for s in "${services[@]}"; do
       if pid="$(pid_of "$s")"; then state=running; else state=stopped; pid=-; fi
-      printf '%-12s %-8s %-24s %s\n' "$s" "$state" "http://127.0.0.1:${HTTP_PORTS[$s]}" "$pid"
+      printf '%-18s %-8s %-24s %s\n' "$s" "$state" "http://127.0.0.1:${HTTP_PORTS[$s]}" "$pid"
     done
     ;;
   *) die "usage: services.sh up|down|status [service...]" ;;

@@ -76,7 +76,14 @@ export async function startLabPlatform(logger: Logger): Promise<LabPlatform> {
     options,
   );
   const gateway = await startLabGateway(
-    { ...common, SOURCE_SYSTEM: sourceSystem, MLLP_PORT: '0', DATABASE_URL: databaseUrl },
+    {
+      ...common,
+      SOURCE_SYSTEM: sourceSystem,
+      MLLP_PORT: '0',
+      DATABASE_URL: databaseUrl,
+      // Results only: orders are order-flow.int-spec's subject.
+      ORDERS_ENABLED: 'false',
+    },
     options,
   );
   // Consumers that start at the end must have joined before anything is sent.

@@ -1,52 +1,46 @@
 /**
- * The lab gateway: the LIS connects here over MLLP and every ORU^R01 it sends is on
- * `lab.hl7-inbound.v1` before it is acknowledged. All behaviour lives in @ancillary/mllp-gateway;
- * this is the lab connection's configuration and wiring.
+ * The lab gateway: the LIS connects here over MLLP and every message it sends — results
+ * (ORU^R01), unsolicited order status (ORM^O01 / OML^O21 with ORC-1 SC) and order responses
+ * (ORR^O02, ORL^O22) — is on `lab.hl7-inbound.v1` before it is acknowledged; the EHR's lab
+ * orders go the other way, to the LIS's own port, as ORM^O01 v2.5.1 (@ancillary/order-outbound,
+ * when ORDERS_ENABLED). All behaviour lives in @ancillary/mllp-gateway and
+ * @ancillary/order-outbound; this is the lab connection's configuration and wiring.
  */
 import { Module, type DynamicModule } from '@nestjs/common';
-import { port, positiveInt, type Environment } from '@ancillary/config';
+import type { Environment } from '@ancillary/config';
 import { Topics } from '@ancillary/contracts';
-import { MllpGatewayLifecycle, MllpGatewayModule } from '@ancillary/mllp-gateway';
-import { MessagingModule } from '@ancillary/messaging-nest';
-import { type Logger } from '@ancillary/observability';
-import { ObservabilityModule } from '@ancillary/observability-nest';
 import {
-  kafkaServiceEnvSchema,
-  messagingOptionsFrom,
-  startFromEnv,
-  type ServiceHandle,
-  type StartFromEnvOptions,
-} from '@ancillary/service-kit';
-import { z } from 'zod';
+  ancillaryGatewayEnvSchema,
+  ancillaryGatewayImports,
+  startAncillaryGateway,
+  type AncillaryGatewayHandle,
+} from '@ancillary/mllp-gateway';
+import type { Logger } from '@ancillary/observability';
+import type { StartFromEnvOptions } from '@ancillary/service-kit';
+import type { z } from 'zod';
 
-export const labGatewayEnvSchema = kafkaServiceEnvSchema.extend({
-  SERVICE_NAME: z.string().min(1).default('lab-gateway'),
-  HTTP_PORT: port.default(8081),
-  /** The configured name of this LIS connection: every envelope and record carries it. */
-  SOURCE_SYSTEM: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9-]*$/)
-    .default('lis-main'),
-  /** Loopback unless told otherwise: MLLP carries PHI (deployments set 0.0.0.0 behind TLS/network policy). */
-  MLLP_HOST: z.string().min(1).default('127.0.0.1'),
-  MLLP_PORT: port.default(2575),
-  MLLP_MAX_CONNECTIONS: positiveInt.default(100),
-  MLLP_FALLBACK_CHARSET: z.enum(['latin1', 'windows-1252', 'utf-8']).default('windows-1252'),
-  ACCEPTED_MESSAGE_TYPES: z
-    .string()
-    .default('ORU^R01')
-    .transform((s) =>
-      s
-        .split(',')
-        .map((t) => t.trim())
-        .filter((t) => t.length > 0),
-    ),
-  /** The de-duplication window's store; unset = no de-duplication (downstream stays idempotent). */
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, { message: 'expected a postgres:// connection URL' })
-    .optional(),
-  DEDUPE_WINDOW_HOURS: positiveInt.default(72),
+/**
+ * Results, unsolicited order status and order responses. Orders we send go to the LIS's own
+ * port, so an ORM^O01 / OML^O21 arriving here is always a status message from the LIS.
+ */
+export const LAB_ACCEPTED_MESSAGE_TYPES = [
+  'ORU^R01',
+  'ORM^O01',
+  'OML^O21',
+  'ORR^O02',
+  'ORL^O22',
+] as const;
+
+export const labGatewayEnvSchema = ancillaryGatewayEnvSchema({
+  serviceName: 'lab-gateway',
+  httpPort: 8081,
+  inbound: {
+    sourceSystem: 'lis-main',
+    mllpPort: 2575,
+    acceptedMessageTypes: LAB_ACCEPTED_MESSAGE_TYPES,
+  },
+  // OBR-4 local^display^L^LOINC^display^LN, priority in TQ1-9; OML^O21 (with SPM) on request.
+  orders: { mllpPort: 2590, messageFormat: 'ORM^O01', hl7Version: '2.5.1', facility: 'NWH-LAB' },
 });
 
 export type LabGatewayConfig = z.output<typeof labGatewayEnvSchema>;
@@ -56,50 +50,21 @@ export class LabGatewayModule {
   static forRoot(config: LabGatewayConfig, logger: Logger): DynamicModule {
     return {
       module: LabGatewayModule,
-      imports: [
-        ObservabilityModule.forRoot({ logger }),
-        MessagingModule.forRoot({
-          ...messagingOptionsFrom(config),
-          groupId: config.SERVICE_NAME, // no consumers: the gateway only produces
-        }),
-        MllpGatewayModule.forRoot({
-          sourceSystem: config.SOURCE_SYSTEM,
-          topic: Topics.labHl7Inbound,
-          acceptedMessageTypes: config.ACCEPTED_MESSAGE_TYPES,
-          mllp: {
-            host: config.MLLP_HOST,
-            port: config.MLLP_PORT,
-            maxConnections: config.MLLP_MAX_CONNECTIONS,
-            fallbackCharset: config.MLLP_FALLBACK_CHARSET,
-          },
-          ...(config.DATABASE_URL
-            ? {
-                dedupe: {
-                  databaseUrl: config.DATABASE_URL,
-                  windowMs: config.DEDUPE_WINDOW_HOURS * 3_600_000,
-                },
-              }
-            : {}),
-        }),
-      ],
+      imports: ancillaryGatewayImports(config, logger, Topics.labHl7Inbound),
     };
   }
 }
 
-export interface LabGatewayHandle extends ServiceHandle {
-  mllpPort: number;
-  config: LabGatewayConfig;
-}
+export type LabGatewayHandle = AncillaryGatewayHandle<LabGatewayConfig>;
 
-export async function startLabGateway(
+export function startLabGateway(
   env: Environment,
   options: StartFromEnvOptions = {},
 ): Promise<LabGatewayHandle> {
-  const handle = await startFromEnv(
+  return startAncillaryGateway(
     labGatewayEnvSchema,
     env,
     (c, l) => LabGatewayModule.forRoot(c, l),
     options,
   );
-  return { ...handle, mllpPort: handle.app.get(MllpGatewayLifecycle).port };
 }

@@ -1,0 +1,5 @@
+module.exports = {
+  ...require('../../../jest.preset.js'),
+  displayName: 'pharmacy-gateway-service',
+  rootDir: __dirname,
+};
