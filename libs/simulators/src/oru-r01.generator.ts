@@ -169,6 +169,39 @@ export interface GeneratedMessage {
   unmappedCode?: string;
 }
 
+/**
+ * An order an LIS received (ORM^O01 / OML^O21) and now reports on: {@link LisTrafficGenerator.resultFor}
+ * writes the ORU^R01 for exactly this order — its test, patient, order numbers and priority — with
+ * values drawn as for generated traffic.
+ */
+export interface LabResultRequest {
+  /** What was ordered: a panel, or a single test as a one-component orderable. */
+  orderable: OrderableDefinition;
+  patient: SyntheticPatient;
+  /** ORC-2.1 / OBR-2.1, echoed. */
+  placerOrderNumber: string;
+  /** ORC-2.2 / OBR-2.2 as received; default `EHR`. */
+  placerNamespace?: string;
+  /** ORC-3.1 / OBR-3.1 the LIS assigned. */
+  fillerOrderNumber: string;
+  /** OBR-4 components as received (echoed as they came); default the orderable's code. */
+  orderCode?: readonly string[];
+  /** Priority, HL7 table 0027 (S, A, R…), written at OBR-27.6; default R. */
+  priority?: string;
+  /** TQ1-9 components as received; v2.5.1 results carry a TQ1 with them when given. */
+  timingPriority?: readonly string[];
+  /** MSH-10; default the generator's next control id. */
+  controlId?: string;
+  /** OBR-7; default 30–240 min before the message time. */
+  collectedAt?: Date;
+  /** OBR-14; default 5–25 min after collection, never after the message time. */
+  specimenReceivedAt?: Date;
+  /** Whether one value is critical; default drawn with the mix's `critical` share. */
+  critical?: boolean;
+  /** ORC-12 / OBR-16; default one of the generator's synthetic providers. */
+  provider?: OrderingProvider;
+}
+
 type ObxValue =
   | { kind: 'NM'; number: string }
   | { kind: 'SN'; comparator: '>' | '<'; number: string }
@@ -190,11 +223,18 @@ interface ObservationState {
 
 interface OrderState {
   placer: string;
+  /** ORC-2.2 / OBR-2.2. */
+  placerNamespace: string;
   filler: string;
   orderable: OrderableDefinition;
   patient: SyntheticPatient;
   provider: OrderingProvider;
-  priority: 'R' | 'S';
+  /** Table 0027 code, OBR-27.6. */
+  priority: string;
+  /** OBR-4 as received, when reporting on a received order. */
+  orderCode?: readonly string[];
+  /** TQ1-9 as received, when reporting on a received order (v2.5.1). */
+  timingPriority?: readonly string[];
   collectedAt: Date;
   receivedAt: Date;
   specimenId: string;
@@ -365,6 +405,20 @@ export class LisTrafficGenerator implements Iterable<GeneratedMessage> {
     for (;;) yield this.next();
   }
 
+  /**
+   * The ORU^R01 for an order the simulated LIS received: the requested orderable's components
+   * with values drawn as for generated traffic (the same ranges, flags, critical values, notes),
+   * for the given patient and order numbers. Counts as a `result` of the stream; it does not
+   * become something later traffic corrects or repeats.
+   */
+  resultFor(request: LabResultRequest): GeneratedMessage {
+    this.seq += 1;
+    const order = this.newOrder(request.critical ?? this.random.chance(this.mix.critical), request);
+    const message = this.message('result', request.controlId ?? this.controlId(), order);
+    this.counts.result += 1;
+    return message;
+  }
+
   // ------------------------------------------------------------------------------------------
   // kinds
   // ------------------------------------------------------------------------------------------
@@ -509,9 +563,9 @@ export class LisTrafficGenerator implements Iterable<GeneratedMessage> {
     return `${this.runId}${String(this.seq).padStart(8, '0')}`;
   }
 
-  private newOrder(critical: boolean): OrderState {
+  private newOrder(critical: boolean, request?: LabResultRequest): OrderState {
     this.orderSeq += 1;
-    const orderable = this.random.weighted(this.orderables);
+    const orderable = request?.orderable ?? this.random.weighted(this.orderables);
     const numbers = String(this.orderSeq).padStart(7, '0');
     const observations: ObservationState[] = orderable.components.map((code) => {
       const test = this.tests.get(code);
@@ -537,8 +591,9 @@ export class LisTrafficGenerator implements Iterable<GeneratedMessage> {
       : this.random.chance(0.1);
     const now = this.peekTime();
     const collectedAt = new Date(now - this.random.int(30, 240) * MINUTE);
-    return {
+    const drawn: OrderState = {
       placer: `P${this.runId}${numbers}`,
+      placerNamespace: 'EHR',
       filler: `F${this.runId}${numbers}`,
       orderable,
       patient: this.random.pick(this.patients),
@@ -551,6 +606,34 @@ export class LisTrafficGenerator implements Iterable<GeneratedMessage> {
       notes: this.random.chance(0.08) ? [this.random.pick(ORDER_NOTES)] : [],
       status: 'F',
       lastControlId: '',
+    };
+    return request ? this.asRequested(drawn, request, now) : drawn;
+  }
+
+  /** A drawn order made into the one that was received: its patient, numbers, code, times. */
+  private asRequested(drawn: OrderState, request: LabResultRequest, now: number): OrderState {
+    const collectedAt = request.collectedAt ?? drawn.collectedAt;
+    const receivedAt =
+      request.specimenReceivedAt ??
+      new Date(
+        Math.min(
+          collectedAt.getTime() + (drawn.receivedAt.getTime() - drawn.collectedAt.getTime()),
+          now,
+        ),
+      );
+    return {
+      ...drawn,
+      placer: request.placerOrderNumber,
+      placerNamespace: request.placerNamespace ?? 'EHR',
+      filler: request.fillerOrderNumber,
+      patient: request.patient,
+      provider: request.provider ?? drawn.provider,
+      priority: request.priority ?? 'R',
+      collectedAt,
+      receivedAt,
+      specimenId: `S${request.fillerOrderNumber}`,
+      ...(request.orderCode ? { orderCode: request.orderCode } : {}),
+      ...(request.timingPriority ? { timingPriority: request.timingPriority } : {}),
     };
   }
 
@@ -755,7 +838,7 @@ export class LisTrafficGenerator implements Iterable<GeneratedMessage> {
       patient.patientClass,
       [...patient.location, patient.assigningAuthority],
     ]);
-    const placer = [order.placer, 'EHR'];
+    const placer = [order.placer, order.placerNamespace];
     const filler = [order.filler, this.catalogue.sendingApplication];
     hl7.addSegment('ORC', [
       'RE',
@@ -771,11 +854,11 @@ export class LisTrafficGenerator implements Iterable<GeneratedMessage> {
       '',
       providerXcn,
     ]);
-    const obr: (string | string[])[] = [
+    const obr: (string | readonly string[])[] = [
       '1',
       placer,
       filler,
-      [orderable.localCode, orderable.display, orderable.localSystem],
+      order.orderCode ?? [orderable.localCode, orderable.display, orderable.localSystem],
       '',
       '',
       hl7Time(order.collectedAt),
@@ -802,6 +885,10 @@ export class LisTrafficGenerator implements Iterable<GeneratedMessage> {
     ];
     hl7.addSegment('OBR', obr);
     order.notes.forEach((note, i) => hl7.addSegment('NTE', [String(i + 1), 'L', note]));
+    if (v251 && order.timingPriority) {
+      // ORU_R01 TIMING_QTY group (v2.5+): TQ1-9 priority, as the order carried it
+      hl7.addSegment('TQ1', ['1', '', '', '', '', '', '', '', [...order.timingPriority]]);
+    }
     order.observations.forEach((obs, i) => {
       const type = obxType(obs.value, this.version);
       const segment = hl7.addSegment('OBX', [

@@ -2,6 +2,8 @@
  * Plain-text reports of a simulator run, for the CLI and the benchmarks: Markdown tables padded
  * to line up in a terminal (and pasteable into docs as they are).
  */
+import type { ReceivedOrderRecord, SimAncillaryKind, SimOrderRecord } from './ancillary-orders';
+import { percentile } from './latency.stats';
 import { ACK_OUTCOMES, type AckOutcome, type LisSendReport, type SendRecord } from './lis.sender';
 import type { GeneratedKind, GeneratedMessage } from './oru-r01.generator';
 
@@ -90,4 +92,66 @@ export function sendSummary(report: LisSendReport): string {
     `ACK latency ms: p50 ${formatNumber(l.p50, 2)}, p95 ${formatNumber(l.p95, 2)}, p99 ${formatNumber(l.p99, 2)}, max ${formatNumber(l.max, 2)} (${formatNumber(l.count)} answers).`,
     `Behind schedule ms: p99 ${formatNumber(report.lagMs.p99, 1)}, max ${formatNumber(report.lagMs.max, 1)}.`,
   ].join('\n');
+}
+
+const ANCILLARY_ORDER: readonly SimAncillaryKind[] = ['lis', 'ris', 'pharmacy'];
+
+/**
+ * Per simulated ancillary: order messages received, orders taken, refused, cancelled, resulted
+ * (acknowledged by the gateway), failed and still pending, and the seconds from an order's
+ * arrival to its result's acknowledgment (p50 / p95 / max; STAT p50 apart).
+ */
+export function ancillarySummaryTable(
+  orders: readonly SimOrderRecord[],
+  received: readonly ReceivedOrderRecord[] = [],
+): string {
+  const kinds = ANCILLARY_ORDER.filter(
+    (k) => orders.some((o) => o.ancillary === k) || received.some((r) => r.ancillary === k),
+  );
+  const seconds = (list: readonly SimOrderRecord[]): number[] =>
+    list
+      .filter((o) => o.resultAcknowledgedAt)
+      .map((o) => ((o.resultAcknowledgedAt?.getTime() ?? 0) - o.receivedAt.getTime()) / 1000)
+      .sort((a, b) => a - b);
+  const rows = kinds.map((kind) => {
+    const mine = orders.filter((o) => o.ancillary === kind);
+    const count = (...statuses: SimOrderRecord['status'][]): string =>
+      formatNumber(mine.filter((o) => statuses.includes(o.status)).length);
+    const all = seconds(mine);
+    const stat = seconds(mine.filter((o) => o.stat));
+    return [
+      kind,
+      formatNumber(received.filter((r) => r.ancillary === kind).length),
+      formatNumber(mine.filter((o) => o.acceptedAt).length),
+      count('rejected'),
+      count('cancelled'),
+      count('resulted'),
+      count('result-failed'),
+      count('accepted', 'resulting'),
+      formatNumber(mine.filter((o) => o.stat && o.acceptedAt).length),
+      formatNumber(percentile(all, 50), 1),
+      formatNumber(percentile(all, 95), 1),
+      formatNumber(all[all.length - 1], 1),
+      formatNumber(percentile(stat, 50), 1),
+    ];
+  });
+  return markdownTable(
+    [
+      'ancillary',
+      'messages',
+      'taken',
+      'refused',
+      'cancelled',
+      'resulted',
+      'failed',
+      'pending',
+      'STAT',
+      'to result p50 s',
+      'p95 s',
+      'max s',
+      'STAT p50 s',
+    ],
+    rows,
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+  );
 }
