@@ -127,20 +127,30 @@ async function main(): Promise<number> {
     },
   });
   const rows = summarizeOrderLoop(placed, outcomes);
-  console.log(`\nOrder → result, per ancillary (${((Date.now() - started) / 1000).toFixed(0)} s):\n`);
+  console.log(
+    `\nOrder → result, per ancillary (${((Date.now() - started) / 1000).toFixed(0)} s):\n`,
+  );
   console.log(formatOrderLoopSummary(rows));
-  const rejected = placed.filter((p) => outcomes.get(p.placed.placerOrderNumber)?.state === 'rejected');
+  const rejected = placed.filter(
+    (p) => outcomes.get(p.placed.placerOrderNumber)?.state === 'rejected',
+  );
   for (const r of rejected) {
     console.log(
       `  rejected ${r.placed.resourceType}/${r.placed.id} (${r.placed.placerOrderNumber}): ${outcomes.get(r.placed.placerOrderNumber)?.rejection ?? ''}`,
     );
   }
   const example = placed.find(
-    (p) => outcomes.get(p.placed.placerOrderNumber)?.state === 'completed' && p.planned.kind === 'imaging',
+    (p) =>
+      outcomes.get(p.placed.placerOrderNumber)?.state === 'completed' &&
+      p.planned.kind === 'imaging',
   );
   if (example) {
-    console.log(`\nAn imaging order and its report: ${fhir}/${example.placed.resourceType}/${example.placed.id}`);
-    console.log(`  ${fhir}/${outcomes.get(example.placed.placerOrderNumber)?.resultReference ?? ''}`);
+    console.log(
+      `\nAn imaging order and its report: ${fhir}/${example.placed.resourceType}/${example.placed.id}`,
+    );
+    console.log(
+      `  ${fhir}/${outcomes.get(example.placed.placerOrderNumber)?.resultReference ?? ''}`,
+    );
   }
   return rows.some((r) => r.unsettled > 0) ? 1 : 0;
 }

@@ -2,7 +2,8 @@
 # The platform's services as local processes, for the demo and the end-to-end benchmark:
 #   services.sh up [service...]     start (idempotent), wait until each answers /ready
 #                                   (no service named: all five)
-#   services.sh down [service...]   SIGTERM (graceful: finish, commit, disconnect), then wait
+#   services.sh down [service...]   SIGTERM (graceful: finish, commit, disconnect), then wait;
+#                                   with no service named, also the demo's simulated ancillaries
 #   services.sh status
 # Each runs on the pinned Node 24 (node_modules/.bin) from its TypeScript sources, with the
 # stack's addresses from .stack/env; logs in .stack/logs/<service>.log (JSON lines).
@@ -87,6 +88,25 @@ stop_one() {
   rm -f "$RUN_DIR/$svc.pid"
 }
 
+# The demo's simulated ancillaries (tools/demo/start.sh starts them, pid in $RUN_DIR): stopped
+# with the services, before them, so that they stop sending results first.
+stop_simulators() {
+  local f="$RUN_DIR/sim-ancillaries.pid" pid
+  [[ -f $f ]] || return 0
+  pid="$(cat "$f")"
+  if kill -0 "$pid" 2>/dev/null &&
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "tools/simulators/ancillaries.ts"; then
+    say "simulated ancillaries: stopping (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 20); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.5
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
 cmd="${1:-status}"
 shift || true
 services=("$@")
@@ -102,6 +122,7 @@ case "$cmd" in
   down)
     # The gateways first (ALL's order): no new messages are accepted; what is in Kafka waits
     # for the rest.
+    [[ $# -gt 0 ]] || stop_simulators
     for s in "${services[@]}"; do stop_one "$s"; done
     ;;
   status)
