@@ -254,7 +254,10 @@ describe('MllpClient', () => {
 
   it('close() rejects queued messages that were never written and refuses new ones', async () => {
     const peer = await receiver(() => undefined);
-    const { client: c } = client(peer.port, { ackTimeoutMs: 100, retry: { maxAttempts: 1 } });
+    // The first message waits for an ACK that never comes; close() must be called before that
+    // wait ends, or the client writes the second. 1 s leaves room on a loaded CI machine (at
+    // 100 ms, a late poll let the second go out and time out instead of being refused).
+    const { client: c } = client(peer.port, { ackTimeoutMs: 1000, retry: { maxAttempts: 1 } });
     const first = c.send(oru()).catch((e: unknown) => e);
     const second = c.send(oru({ controlId: 'MSG00002' })).catch((e: unknown) => e);
     await waitFor(() => peer.frames.length === 1);
