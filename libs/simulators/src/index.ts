@@ -21,3 +21,6 @@ export * from './pharmacy.ancillary';
 export * from './fhir-pharmacy.ancillary';
 export * from './ehr-order.client';
 export * from './order-workload';
+export * from './billing-dft.reader';
+export * from './billing-ledger';
+export * from './billing-engine';
