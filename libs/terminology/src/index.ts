@@ -1,4 +1,5 @@
 export * from './code-systems';
+export * from './csv.reader';
 export * from './terminology.errors';
 export * from './terminology.model';
 export {

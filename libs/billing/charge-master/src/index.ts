@@ -1,0 +1,3 @@
+export * from './money';
+export * from './charge-master';
+export * from './charge-master.store';
