@@ -7,6 +7,7 @@
  * (Confluent TopicNameStrategy). A breaking change to a contract is a new major topic.
  */
 import {
+  ChargeEventContract,
   CriticalAlertContract,
   ImagingReportContract,
   LabResultContract,
@@ -145,6 +146,15 @@ export const Topics = {
     name: 'clinical.dispenses.v1',
     description: 'Medication dispenses from the pharmacy, NDC with RxNorm where mapped.',
     value: MedicationDispensedContract,
+    key: 'patient identifier',
+    partitions: 6,
+    retentionMs: -1,
+  }),
+  billingCharges: topic({
+    name: 'billing.charges.v1',
+    description:
+      'Charges and credits for completed clinical work, priced from the charge master; each is one FT1 of a DFT^P03 to the billing engine.',
+    value: ChargeEventContract,
     key: 'patient identifier',
     partitions: 6,
     retentionMs: -1,
