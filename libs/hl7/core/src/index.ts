@@ -2,6 +2,7 @@ export * from './hl7.errors';
 export * from './hl7-delimiters';
 export * from './charset.decoder';
 export * from './escape.codec';
+export * from './hl7-field.encoder';
 export * from './formatted-text.renderer';
 export * from './hl7-path';
 export * from './hl7-datetime';

@@ -12,18 +12,17 @@
  * @see https://www.hl7.eu/HL7v2x/v251/std251/ch04a.html
  */
 import type { OrderEvent } from '@ancillary/contracts';
-import { formatHl7DateTime, Hl7Message, type Hl7Delimiters } from '@ancillary/hl7-core';
-import { hl7CodeSystemName } from '@ancillary/terminology';
 import {
-  encodeRepetition,
-  encodeRepetitions,
-  encodeText,
+  formatHl7DateTime,
+  SegmentWriter,
+  Hl7Message,
   hl7Date,
   hl7Number,
   versionAtLeast,
   type Hl7Component,
   type Hl7Repetition,
-} from './hl7-encoding';
+} from '@ancillary/hl7-core';
+import { hl7CodeSystemName } from '@ancillary/terminology';
 import { mapOrderCodes, type OrderCodes, type OrderTerminology } from './order-codes';
 
 export const ORDER_MESSAGE_FORMATS = ['ORM^O01', 'OML^O21', 'RDE^O11'] as const;
@@ -357,35 +356,4 @@ function assigningAuthority(system: string | null): Hl7Component {
 
 function firstComponent(hd: string): string {
   return hd.split('^')[0] ?? '';
-}
-
-/** A field of {@link SegmentWriter.add}: one repetition, several, or FT text. */
-type FieldValue = Hl7Repetition | { reps: readonly Hl7Repetition[] } | { text: string };
-
-/** Appends segments field by field, every value escaped (see hl7-encoding.ts). */
-class SegmentWriter {
-  private readonly d: Hl7Delimiters;
-  constructor(private readonly message: Hl7Message) {
-    this.d = message.delimiters;
-  }
-
-  add(name: string, fields: Record<number, FieldValue>): void {
-    const segment = this.message.addSegment(name);
-    const numbers = Object.keys(fields)
-      .map(Number)
-      .sort((a, b) => a - b);
-    for (const n of numbers) {
-      const raw = this.encode(fields[n]);
-      if (raw !== '') segment.setRaw(n, raw);
-    }
-  }
-
-  private encode(value: FieldValue | undefined): string {
-    if (value === undefined || value === null || typeof value === 'string') {
-      return encodeRepetition(this.d, value);
-    }
-    if ('reps' in value) return encodeRepetitions(this.d, value.reps);
-    if ('text' in value) return encodeText(this.d, value.text);
-    return encodeRepetition(this.d, value);
-  }
 }

@@ -1,10 +1,12 @@
 /**
- * Small encoders for the composite fields of outbound order messages. Every primitive goes
+ * Small encoders for the composite fields of outbound messages (orders, charges). Every primitive goes
  * through hl7-core's `escapeValue`, so a `|`, `^`, `&`, `~` or `\` in a display name or a
  * clinician's note reaches the ancillary as `\F\ \S\ \T\ \R\ \E\` (HL7 v2.5.1 ch. 2.7) and
  * can never shift a field or a component.
  */
-import { escapeText, escapeValue, type Hl7Delimiters } from '@ancillary/hl7-core';
+import { escapeText, escapeValue } from './escape.codec';
+import type { Hl7Delimiters } from './hl7-delimiters';
+import type { Hl7Message } from './hl7-message';
 
 /** A primitive, absent (`null`/`undefined` are written empty). */
 export type Hl7Primitive = string | null | undefined;
@@ -70,4 +72,35 @@ export function hl7Number(value: number | null | undefined): string | null {
   if (value === null || value === undefined || !Number.isFinite(value)) return null;
   if (Number.isInteger(value)) return String(value);
   return value.toFixed(6).replace(/0+$/, '').replace(/\.$/, '');
+}
+
+/** A field of {@link SegmentWriter.add}: one repetition, several, or FT text. */
+export type Hl7FieldValue = Hl7Repetition | { reps: readonly Hl7Repetition[] } | { text: string };
+
+/** Appends segments to a message field by field, every value escaped with the message's delimiters. */
+export class SegmentWriter {
+  private readonly d: Hl7Delimiters;
+  constructor(private readonly message: Hl7Message) {
+    this.d = message.delimiters;
+  }
+
+  add(name: string, fields: Record<number, Hl7FieldValue>): void {
+    const segment = this.message.addSegment(name);
+    const numbers = Object.keys(fields)
+      .map(Number)
+      .sort((a, b) => a - b);
+    for (const n of numbers) {
+      const raw = this.encode(fields[n]);
+      if (raw !== '') segment.setRaw(n, raw);
+    }
+  }
+
+  private encode(value: Hl7FieldValue | undefined): string {
+    if (value === undefined || value === null || typeof value === 'string') {
+      return encodeRepetition(this.d, value);
+    }
+    if ('reps' in value) return encodeRepetitions(this.d, value.reps);
+    if ('text' in value) return encodeText(this.d, value.text);
+    return encodeRepetition(this.d, value);
+  }
 }
