@@ -1,0 +1,1 @@
+export * from './dft-p03.builder';
