@@ -162,5 +162,6 @@ export function labResult(
     issuedAt: null,
     observations: [],
     notes: [],
+    visit: null,
   };
 }

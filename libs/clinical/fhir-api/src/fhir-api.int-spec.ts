@@ -77,6 +77,7 @@ function result(
       line(3, '2823-3', 'K', 4.2, 'mmol/L'),
     ],
     notes: [],
+    visit: null,
     ...overrides,
   };
 }

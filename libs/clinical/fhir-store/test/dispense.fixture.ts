@@ -57,6 +57,13 @@ export function dispensed(
     dispensedAt: T0 + 5_000_000,
     status: 'COMPLETED',
     notes: [],
+    // An outpatient fill: the account and visit, no bed (PID-18, PV1-19, PV1-2).
+    visit: {
+      accountNumber: 'ACCT-500003',
+      visitNumber: 'VN-800003',
+      patientClass: 'O',
+      assignedLocation: null,
+    },
     ...overrides,
   };
 }

@@ -61,6 +61,13 @@ export function imagingReport(
     findings: 'Lungs are clear. No effusion.',
     impression: 'No acute disease.',
     interpreter: 'Dr. Reader',
+    // An outpatient radiology visit (PID-18 account, PV1-19 visit, PV1-2 class, PV1-3 location).
+    visit: {
+      accountNumber: 'ACCT-500002',
+      visitNumber: 'VN-800002',
+      patientClass: 'O',
+      assignedLocation: 'RAD',
+    },
     ...overrides,
   };
 }

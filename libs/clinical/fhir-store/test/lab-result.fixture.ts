@@ -114,6 +114,13 @@ export function labResult(
       }),
     ],
     notes: [],
+    // An outpatient lab visit (PID-18 account, PV1-19 visit, PV1-2 class, PV1-3 location).
+    visit: {
+      accountNumber: 'ACCT-500001',
+      visitNumber: 'VN-800001',
+      patientClass: 'O',
+      assignedLocation: 'LAB',
+    },
     ...overrides,
   };
 }

@@ -13,7 +13,7 @@ import {
   parseHl7Date,
   parseHl7Timestamp,
 } from './hl7-timestamp';
-import type { PatientIdentifier, PatientRef, ResultStatus } from './lab-result.types';
+import type { PatientIdentifier, PatientRef, ResultStatus, Visit } from './lab-result.types';
 import {
   NormalizationError,
   type NormalizationErrorCode,
@@ -165,6 +165,33 @@ export class Hl7MessageReader {
       birthDate: birth === '' ? null : this.date(birth, pid, 7),
       administrativeSex: sex === '' ? null : sex,
     };
+  }
+
+  /**
+   * PID-18 and PV1 → Visit, what billing posts a charge against (DFT^P03 PID-18, PV1-2,
+   * PV1-19): the account number PID-18.1 (CX-1), the visit number PV1-19.1 (CX-1), the patient
+   * class PV1-2 (table 0004) and the assigned location PV1-3 as `point^room^bed` (PL-1..3,
+   * trailing empty components left out; PL-4 names the facility, not where the patient is).
+   * Values are decoded like every other field (`\T\` → `&`) and the HL7 explicit null `""`
+   * counts as not sent.
+   *
+   * Null when none of them is sent: no PID-18 and no PV1, or a PV1 with nothing but its set id
+   * (`PV1|1`, which many result senders include) — a record of nulls would say no more.
+   * Table 0004 is user-defined in v2.5.1 (sites add their own classes), so the class is upper-
+   * cased but not checked against a list, unlike PID-8.
+   * @see https://www.hl7.eu/HL7v2x/v251/std251/ch03.html §3.4.2 PID, §3.4.3 PV1
+   */
+  visit(pid: Hl7Segment | undefined, pv1: Hl7Segment | undefined): Visit | null {
+    const location = [1, 2, 3].map((component) => fieldValue(pv1, 3, 1, component, 1));
+    while (location.length > 0 && location.at(-1) === '') location.pop();
+    const patientClass = fieldValue(pv1, 2).toUpperCase();
+    const visit: Visit = {
+      accountNumber: optionalValue(pid, 18),
+      visitNumber: optionalValue(pv1, 19),
+      patientClass: patientClass === '' ? null : patientClass,
+      assignedLocation: location.length === 0 ? null : location.join('^'),
+    };
+    return Object.values(visit).every((value) => value === null) ? null : visit;
   }
 
   /**

@@ -106,6 +106,14 @@ describe('normalizeLabMessage', () => {
           },
         ],
         notes: ['Specimen received at 07:40.'],
+        // PID-18 and PV1-19/-2/-3: the account and visit billing posts charges against.
+        visit: {
+          accountNumber: 'NWHACCT5501',
+          visitNumber: 'V2611150042',
+          patientClass: 'O',
+          // PV1-3 `LAB^^^NWH`: the point of care; PL-4 (the facility) is not part of it.
+          assignedLocation: 'LAB',
+        },
       });
     });
 
@@ -174,6 +182,91 @@ describe('normalizeLabMessage', () => {
 
     it('keys both results by the first patient identifier', () => {
       expect(results.map(resultKey)).toEqual(['MRN100234', 'MRN100234']);
+    });
+  });
+
+  describe('the visit (PID-18 account, PV1) billing posts charges against', () => {
+    const CORRECTED = fixtureText('oru-r01-v251-nwh-corrected.hl7');
+    const PID = 'PID|1||MRN100234^^^NWH^MR||RIVERA^ANA^LUCIA^^^^L||19680302|F';
+    /** The corrected fixture with its PID replaced by `segments` (a PID and maybe a PV1). */
+    const withPatient = (...segments: string[]): string =>
+      editSegment(CORRECTED, 'PID|', segments.join('\r'));
+    /** PID with PID-18 as given. */
+    const pid = (account: string): string => `${PID}${'|'.repeat(10)}${account}`;
+    /** PV1 with PV1-2, PV1-3 and PV1-19 as given. */
+    const pv1 = (patientClass: string, location: string, visitNumber: string): string =>
+      `PV1|1|${patientClass}|${location}${'|'.repeat(16)}${visitNumber}`;
+
+    it('gives every order group of the patient the same visit', () => {
+      const [bmp, cbc] = normalizeFixture('oru-r01-v251-nwh-bmp-cbc.hl7');
+      expect(cbc?.visit).toEqual(bmp?.visit);
+      expect(cbc?.visit?.visitNumber).toBe('V2611150042');
+    });
+
+    it('is null when the message has neither PID-18 nor PV1', () => {
+      expect(normalizeFixture('oru-r01-v23-nwh-cmp.hl7').map((r) => r.visit)).toEqual([null, null]);
+      expect(normalizeText(CORRECTED)[0]?.visit).toBeNull();
+    });
+
+    it('is null for a PV1 with nothing but its set id, and without PID-18', () => {
+      expect(normalizeText(withPatient(PID, 'PV1|1'))[0]?.visit).toBeNull();
+    });
+
+    it('keeps the account alone when there is no PV1', () => {
+      expect(normalizeText(withPatient(pid('NWHACCT9001^^^NWH^AN')))[0]?.visit).toEqual({
+        accountNumber: 'NWHACCT9001',
+        visitNumber: null,
+        patientClass: null,
+        assignedLocation: null,
+      });
+    });
+
+    it('decodes escapes, keeps inner empty location parts and reads an HD point of care', () => {
+      const [result] = normalizeText(
+        withPatient(
+          pid('""'),
+          // v2.7+ PL-1 is an HD: its namespace id is the first subcomponent; `\T\` is `&`.
+          pv1('e', 'ONC\\T\\HEM&NWH-ONC&L^^12^NWH', 'V\\F\\7701^^^NWH^VN'),
+        ),
+      );
+      expect(result?.visit).toEqual({
+        // PID-18 `""` (HL7 explicit null) is not an account.
+        accountNumber: null,
+        visitNumber: 'V|7701',
+        patientClass: 'E',
+        assignedLocation: 'ONC&HEM^^12',
+      });
+    });
+
+    it('gives each patient group its own visit', () => {
+      const [msh, ...group] = withPatient(pid('NWHACCT9002'), pv1('I', '4W^401^A', 'V-1')).split(
+        '\r',
+      );
+      // A second patient (another MRN) with an account and no PV1.
+      const second = withPatient(pid('NWHACCT9003').replace('MRN100234', 'MRN100235'))
+        .split('\r')
+        .slice(1);
+      const results = normalizeText([msh, ...group, ...second].join('\r'));
+      expect(results.map((r) => [r.patient.identifiers[0]?.value, r.visit])).toEqual([
+        [
+          'MRN100234',
+          {
+            accountNumber: 'NWHACCT9002',
+            visitNumber: 'V-1',
+            patientClass: 'I',
+            assignedLocation: '4W^401^A',
+          },
+        ],
+        [
+          'MRN100235',
+          {
+            accountNumber: 'NWHACCT9003',
+            visitNumber: null,
+            patientClass: null,
+            assignedLocation: null,
+          },
+        ],
+      ]);
     });
   });
 

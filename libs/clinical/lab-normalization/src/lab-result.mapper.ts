@@ -33,6 +33,7 @@ import type {
   OrderRef,
   PatientRef,
   SpecimenRef,
+  Visit,
 } from './lab-result.types';
 import {
   ObservationValueError,
@@ -65,6 +66,9 @@ export interface NormalizeOptions {
  * a later replay of the fixed message would have to patch a half-written report. The message
  * goes to the dead-letter topic whole, is fixed (sender or terminology), and is replayed whole
  * under the same event ids.
+ *
+ * Each result carries the patient (PID) and the visit (PID-18 account, PV1 — see
+ * {@link Hl7MessageReader.visit}) of its patient group; `visit` is null when neither is sent.
  *
  * @throws NormalizationError (permanent) naming the segment, field, order group, OBX set id
  *   and the reason; for unmapped codes its `cause` is the terminology's UnmappedCodeError.
@@ -102,14 +106,20 @@ class OruR01Mapper {
     let orderIndex = 0;
     for (const patientResult of oru.patientResults) {
       const patient = this.reader.patient(patientResult.patient?.pid, patientResult.orders[0]?.obr);
+      const visit = this.reader.visit(patientResult.patient?.pid, patientResult.patient?.pv1);
       for (const order of patientResult.orders) {
-        results.push(this.result(patient, order, orderIndex++));
+        results.push(this.result(patient, visit, order, orderIndex++));
       }
     }
     return results;
   }
 
-  private result(patient: PatientRef, order: OrderObservation, orderIndex: number): LabResult {
+  private result(
+    patient: PatientRef,
+    visit: Visit | null,
+    order: OrderObservation,
+    orderIndex: number,
+  ): LabResult {
     this.reader.orderIndex = orderIndex;
     this.reader.setId = null;
     const { obr, orc } = order;
@@ -148,6 +158,7 @@ class OruR01Mapper {
       issuedAt: this.reader.timestamp(obr, 22),
       observations,
       notes: notesOf(order.notes),
+      visit,
     };
   }
 

@@ -12,3 +12,5 @@ export type PatientRef = LabResult['patient'];
 export type PatientIdentifier = PatientRef['identifiers'][number];
 export type OrderRef = LabResult['order'];
 export type SpecimenRef = NonNullable<LabResult['specimen']>;
+/** The patient's account and visit (PID-18, PV1); the same record on every clinical event. */
+export type Visit = NonNullable<LabResult['visit']>;

@@ -43,7 +43,21 @@ describe('normalizeDispenseMessage (RDS^O13)', () => {
       dispensedAt: Date.parse('2026-11-26T20:55:00Z'),
       status: 'COMPLETED',
       notes: ['Counselled patient on dizziness.', 'Dispensed from outpatient pharmacy window 2.'],
+      // PID-18 account, PV1-19 visit number, PV1-2 class, PV1-3 `4W^412^B^NWH` point^room^bed.
+      visit: {
+        accountNumber: 'NWHACCT5503',
+        visitNumber: 'V2611200008',
+        patientClass: 'I',
+        assignedLocation: '4W^412^B',
+      },
     });
+  });
+
+  it('gives every dispense of the message the visit, and none without PID-18 and PV1', () => {
+    expect(vancomycin?.visit).toEqual(lisinopril?.visit);
+    const bare = withoutSegments(RDS, 'PV1|').replace('|NWHACCT5503^^^NWH^AN', '');
+    expect(bare).not.toContain('NWHACCT5503');
+    expect(dispenses(bare).map((d) => d.visit)).toEqual([null, null]);
   });
 
   it('keeps an NDC the formulary does not have, without RxNorm', () => {

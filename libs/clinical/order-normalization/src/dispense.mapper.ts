@@ -15,6 +15,7 @@ import {
   providerName,
   type Hl7MessageSource,
   type PatientRef,
+  type Visit,
 } from '@ancillary/lab-normalization';
 import {
   normalizeNdc,
@@ -50,6 +51,7 @@ function isNdcSystem(system: string): boolean {
  * | `placer/fillerOrderNumber` | ORC-2 / ORC-3 |
  * | `status` | ORC-5 / ORC-1 (see {@link dispenseStatus}), COMPLETED when neither says otherwise |
  * | `notes` | RXD-9 dispense notes, then the order's NTE-3 |
+ * | `visit` | PID-18.1 account, PV1-19.1 visit number, PV1-2 class, PV1-3 location (`Hl7MessageReader.visit`); null when neither PID-18 nor a valued PV1 is sent |
  *
  * @throws NormalizationError (permanent): `missing-ndc`, `missing-value` (RXD-3, RXD-4),
  *   `missing-order-number` (no RXD-7 and no ORC-3), `invalid-value`, `invalid-timestamp`…
@@ -74,11 +76,12 @@ export function normalizeDispenseMessage(
     );
   }
   const patient = reader.patient(rds.patient?.pid, dispensing[0]?.orc ?? dispensing[0]?.rxd);
+  const visit = reader.visit(rds.patient?.pid, rds.patient?.pv1);
   return rds.orders.flatMap((order, orderIndex) => {
     const rxd = order.rxd;
     if (!rxd) return [];
     reader.orderIndex = orderIndex;
-    return [dispense(reader, facility, source, terminology, patient, order, rxd)];
+    return [dispense(reader, facility, source, terminology, patient, visit, order, rxd)];
   });
 }
 
@@ -88,6 +91,7 @@ function dispense(
   source: Hl7MessageSource,
   terminology: Terminology,
   patient: PatientRef,
+  visit: Visit | null,
   order: OrderGroup,
   rxd: Hl7Segment,
 ): MedicationDispensed {
@@ -118,6 +122,7 @@ function dispense(
     dispensedAt,
     status: dispenseStatus(fieldValue(orc, 1), fieldValue(orc, 5)),
     notes: [...dispenseNotes(rxd), ...notesOf(order.notes)],
+    visit,
   };
 }
 

@@ -64,6 +64,8 @@ describe('normalizeFhirDispense', () => {
       dispensedAt: Date.parse('2026-11-26T16:05:00Z'),
       status: 'COMPLETED',
       notes: ['Take with meals.'],
+      // The fixture has no `context`: nothing says which visit it belongs to.
+      visit: null,
     });
   });
 
@@ -125,6 +127,106 @@ describe('normalizeFhirDispense', () => {
     ]);
     expect(dispense.status).toBe('IN_PROGRESS');
     expect(dispense.dispensedAt).toBe(Date.parse('2026-11-26T15:55:00Z'));
+  });
+
+  describe('the visit, from context', () => {
+    const V2_0203 = 'http://terminology.hl7.org/CodeSystem/v2-0203';
+    const typed = (code: string, value: string) => ({
+      system: 'urn:nwh:id',
+      value,
+      type: { coding: [{ system: V2_0203, code }] },
+    });
+    const withEncounter = (encounter: Record<string, unknown>, ...others: unknown[]) =>
+      fromFhir(
+        edited({
+          contained: [{ resourceType: 'Encounter', id: 'enc', ...encounter }, ...others],
+          context: { reference: '#enc' },
+        }),
+      ).visit;
+
+    it('reads a contained Encounter: visit number (VN first), account, ActCode class', () => {
+      expect(
+        withEncounter({
+          identifier: [typed('XX', 'ENC-77'), typed('VN', 'V2611260031')],
+          class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' },
+          account: [{ identifier: { system: 'urn:nwh:account', value: 'NWHACCT5601' } }],
+          location: [{ location: { display: '4 West, room 412' } }],
+        }),
+      ).toEqual({
+        accountNumber: 'NWHACCT5601',
+        visitNumber: 'V2611260031',
+        // IMP is what the v2-to-FHIR IG maps table 0004 I to.
+        patientClass: 'I',
+        // Encounter.location names Location resources, not PV1-3's point^room^bed.
+        assignedLocation: null,
+      });
+    });
+
+    it('reads the account from a contained Account and a v2-0004 class as sent', () => {
+      expect(
+        withEncounter(
+          {
+            identifier: [{ value: 'V-9001' }],
+            class: { system: 'http://terminology.hl7.org/CodeSystem/v2-0004', code: 'r' },
+            account: [{ reference: '#acct' }],
+          },
+          { resourceType: 'Account', id: 'acct', identifier: [{ value: 'NWHACCT5602' }] },
+        ),
+      ).toEqual({
+        accountNumber: 'NWHACCT5602',
+        visitNumber: 'V-9001',
+        patientClass: 'R',
+        assignedLocation: null,
+      });
+    });
+
+    it('leaves out a class with no single table 0004 code', () => {
+      expect(
+        withEncounter({
+          identifier: [{ value: 'V-9002' }],
+          class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'HH' },
+        })?.patientClass,
+      ).toBeNull();
+      // Only a class, and not one it can name: no visit at all.
+      expect(
+        withEncounter({
+          class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'VR' },
+        }),
+      ).toBeNull();
+    });
+
+    it('reads the visit number of a conditional reference, or of an identifier typed Encounter', () => {
+      const only = (visitNumber: string) => ({
+        accountNumber: null,
+        visitNumber,
+        patientClass: null,
+        assignedLocation: null,
+      });
+      expect(
+        fromFhir(edited({ context: { reference: 'Encounter?identifier=urn:nwh:visit|V%2D9003' } }))
+          .visit,
+      ).toEqual(only('V-9003'));
+      expect(
+        fromFhir(edited({ context: { type: 'Encounter', identifier: { value: 'V-9004' } } })).visit,
+      ).toEqual(only('V-9004'));
+    });
+
+    it('gives no visit for what does not name one here', () => {
+      const visitOf = (context: unknown) => fromFhir(edited({ context })).visit;
+      // Without a type, the identifier could be an EpisodeOfCare's.
+      expect(visitOf({ identifier: { value: 'V-9005' } })).toBeNull();
+      expect(visitOf({ type: 'EpisodeOfCare', identifier: { value: 'EOC-1' } })).toBeNull();
+      // A literal reference names a resource on the pharmacy's server.
+      expect(visitOf({ reference: 'Encounter/123' })).toBeNull();
+      expect(visitOf({ reference: '#missing' })).toBeNull();
+      expect(thrown(() => visitOf({ reference: 'Encounter?identifier=V%E0' }))).toMatchObject({
+        code: 'invalid-value',
+      });
+      expect(thrown(() => visitOf('Encounter/123'))).toMatchObject({
+        code: 'invalid-resource',
+        message: 'MedicationDispense.context: is not an object',
+      });
+    });
   });
 
   describe('refuses, naming the element', () => {

@@ -13,6 +13,7 @@ import {
   NormalizationError,
   type NormalizationErrorCode,
   type PatientRef,
+  type Visit,
 } from '@ancillary/lab-normalization';
 import { NDC_SYSTEM, RXNORM_SYSTEM, normalizeNdc, type Terminology } from '@ancillary/terminology';
 import { dispenseCodings, type DispenseCoding, type DispenseStatus } from './dispense-codings';
@@ -70,6 +71,7 @@ type Json = Record<string, unknown>;
  * | `daysSupply`, `dispenser` | `daysSupply.value` (whole days); `performer[0].actor` display, identifier or reference |
  * | `dispensedAt` | `whenHandedOver` (required when completed), else `whenPrepared`, else when received |
  * | `status`, `notes` | `status` (required); `note[].text` |
+ * | `visit` | `context` when it is an Encounter that says so (see {@link visitOf}); else null |
  *
  * @throws NormalizationError (permanent) with a code (`invalid-json`, `invalid-resource`,
  *   `missing-ndc`, `missing-patient-identifier`, `missing-value`, `invalid-value`,
@@ -159,6 +161,7 @@ export function normalizeFhirDispense(
         isObject(note) && typeof note['text'] === 'string' ? note['text'].trim() : '',
       )
       .filter((text) => text !== ''),
+    visit: visitOf(resource),
   };
 }
 
@@ -369,6 +372,109 @@ function patientOf(p: Json): PatientRef {
     birthDate,
     administrativeSex: gender === null ? null : (SEX[gender] ?? null),
   };
+}
+
+/** v2-0203 identifier type of a visit number (PV1-19). */
+const VISIT_NUMBER_TYPE = 'VN';
+
+/** Encounter.class systems whose codes say which table 0004 patient class is meant. */
+const V2_PATIENT_CLASS_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v2-0004';
+const V3_ACT_CODE_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
+
+/**
+ * The v2-to-FHIR IG's table 0004 → ActCode map read backwards; only the classes it maps to an
+ * ActCode are listed (R, B, C, N, U stay v2-0004 codes there, and are read as such).
+ * @see https://hl7.org/fhir/uv/v2mappings/ConceptMap-table-hl70004-to-v3-actcode.html
+ */
+const PATIENT_CLASS_BY_ACT_CODE: Readonly<Record<string, string>> = {
+  EMER: 'E',
+  IMP: 'I',
+  AMB: 'O',
+  PRENC: 'P',
+};
+
+/**
+ * The visit, from `context` (R4: Reference(Encounter | EpisodeOfCare)), only where the resource
+ * says what the v2 fields say — the v2-to-FHIR IG maps PV1-19 to Encounter.identifier (type
+ * VN), PID-18 to Account.identifier (Encounter.account), PV1-2 to Encounter.class:
+ *
+ * - `visitNumber`: the identifier of a contained Encounter (`#id`; type VN first), of a
+ *   conditional reference `Encounter?identifier=system|value`, or `context.identifier` when
+ *   `context.type` is Encounter (without the type it could as well be an EpisodeOfCare's);
+ * - `accountNumber`: the contained Encounter's `account[]`: its identifier, or the identifier
+ *   of the contained Account it points to;
+ * - `patientClass`: the contained Encounter's `class` when it is a v2-0004 code, or an ActCode
+ *   the IG maps a table 0004 class to (EMER, IMP, AMB, PRENC → E, I, O, P); other ActCodes
+ *   (ACUTE, HH, VR…) have no single table 0004 class and give null;
+ * - `assignedLocation`: always null — Encounter.location points to Location resources, whose
+ *   names are not PV1-3's point^room^bed, and a guessed location has no place on a claim.
+ *
+ * Null when none of these is sent: no `context`, an EpisodeOfCare (not a visit), or a literal
+ * reference (`Encounter/123`), which names a resource on the pharmacy's server and means
+ * nothing here (as for `subject`).
+ * @see https://hl7.org/fhir/R4/medicationdispense-definitions.html#MedicationDispense.context
+ * @see https://hl7.org/fhir/uv/v2mappings/ConceptMap-segment-pv1-to-encounter.html
+ */
+function visitOf(resource: Json): Visit | null {
+  const context = objectAt(resource, 'context', 'MedicationDispense.context');
+  if (!context) return null;
+  const visit: Visit = {
+    accountNumber: null,
+    visitNumber: null,
+    patientClass: null,
+    assignedLocation: null,
+  };
+  const encounter = contained(resource, context, 'Encounter');
+  const reference = typeof context['reference'] === 'string' ? context['reference'] : '';
+  const conditional = /^Encounter\?identifier=(?:[^|]*\|)?(.+)$/.exec(reference);
+  if (encounter) {
+    const identifiers = arrayAt(encounter, 'identifier', 'Encounter.identifier').filter(isObject);
+    visit.visitNumber = firstIdentifierValue([
+      ...identifiers.filter((i) => identifierType(i) === VISIT_NUMBER_TYPE),
+      ...identifiers,
+    ]);
+    visit.accountNumber = accountNumber(resource, encounter);
+    visit.patientClass = patientClass(objectAt(encounter, 'class', 'Encounter.class'));
+  } else if (conditional?.[1]) {
+    visit.visitNumber = uriDecoded(conditional[1], 'MedicationDispense.context.reference');
+  } else if (isEncounterType(context['type'])) {
+    visit.visitNumber = firstIdentifierValue([context['identifier']]);
+  }
+  return Object.values(visit).every((value) => value === null) ? null : visit;
+}
+
+/** A percent-encoded search value, decoded; a malformed escape is the sender's error. */
+function uriDecoded(value: string, path: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw fhirError('invalid-value', path, `"${value}" is not percent-encoded correctly`);
+  }
+}
+
+/** Reference.type names Encounter: `Encounter` or its canonical URL. */
+function isEncounterType(type: unknown): boolean {
+  return type === 'Encounter' || type === 'http://hl7.org/fhir/StructureDefinition/Encounter';
+}
+
+/** The first account of a contained Encounter with an identifier (its own or its Account's). */
+function accountNumber(resource: Json, encounter: Json): string | null {
+  for (const account of arrayAt(encounter, 'account', 'Encounter.account').filter(isObject)) {
+    const value =
+      firstIdentifierValue([account['identifier']]) ??
+      firstIdentifierValue(contained(resource, account, 'Account')?.['identifier']);
+    if (value !== null) return value;
+  }
+  return null;
+}
+
+/** Encounter.class (a Coding in R4) as a table 0004 code, when it names one. */
+function patientClass(coding: Json | null): string | null {
+  const code = typeof coding?.['code'] === 'string' ? coding['code'].trim() : '';
+  if (code === '') return null;
+  if (coding?.['system'] === V2_PATIENT_CLASS_SYSTEM) return code.toUpperCase();
+  if (coding?.['system'] === V3_ACT_CODE_SYSTEM) return PATIENT_CLASS_BY_ACT_CODE[code] ?? null;
+  return null;
 }
 
 function daysSupply(resource: Json): number | null {

@@ -71,7 +71,26 @@ describe('normalizeImagingMessage', () => {
           '2. Stable 4 mm nodule, right upper lobe & no follow-up needed.',
         ].join('\n'),
         interpreter: 'WEXLER, HANNA MD (5501)',
+        // PID-18 account, PV1-19 visit number, PV1-2 class, PV1-3 point of care.
+        visit: {
+          accountNumber: 'NWHACCT5502',
+          visitNumber: 'V2611260017',
+          patientClass: 'O',
+          assignedLocation: 'RAD',
+        },
       });
+    });
+
+    it('keeps the account (PID-18) without PV1, and gives no visit without either', () => {
+      const [noPv1] = imaging(withoutSegments(TX_REPORT, 'PV1|'));
+      expect(noPv1?.visit).toEqual({
+        accountNumber: 'NWHACCT5502',
+        visitNumber: null,
+        patientClass: null,
+        assignedLocation: null,
+      });
+      // The v2.3 FT fixture sends neither PID-18 nor PV1.
+      expect(imaging(FT_REPORT).map((r) => r.visit)).toEqual([null, null]);
     });
 
     it('gives the same ids when the message is mapped again, others for other bytes', () => {

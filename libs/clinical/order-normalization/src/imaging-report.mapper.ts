@@ -21,6 +21,7 @@ import {
   resultStatus,
   type Hl7MessageSource,
   type PatientRef,
+  type Visit,
 } from '@ancillary/lab-normalization';
 import {
   CPT_SYSTEM,
@@ -81,6 +82,8 @@ const SECTION_BY_LOINC: Readonly<Record<string, ReportSection>> = {
  * - `accessionNumber`: OBR-18 (placer field 1, where RIS put the accession), else OBR-3.
  * - `procedure`: OBR-4 through imaging-procedures.csv for MSH-4 (CPT and modality).
  * - `priority` as for lab results; `highPriority` from order-rules.csv for it.
+ * - `visit`: PID-18 account, PV1-19 visit number, PV1-2 class, PV1-3 location, read as for lab
+ *   results (`Hl7MessageReader.visit`); null when neither PID-18 nor a valued PV1 is sent.
  *
  * @throws NormalizationError (permanent), e.g. `unmapped-code` for a procedure the table does
  *   not have, `missing-report-text` for a report without text that is not cancelled.
@@ -100,7 +103,10 @@ export function normalizeImagingMessage(
   const reports: ImagingReport[] = [];
   for (const result of oru.patientResults) {
     const patient = reader.patient(result.patient?.pid, result.orders[0]?.obr);
-    for (const order of result.orders) reports.push(mapper.report(patient, order, reports.length));
+    const visit = reader.visit(result.patient?.pid, result.patient?.pv1);
+    for (const order of result.orders) {
+      reports.push(mapper.report(patient, visit, order, reports.length));
+    }
   }
   return reports;
 }
@@ -113,7 +119,12 @@ class ImagingReportMapper {
     private readonly terminology: Terminology,
   ) {}
 
-  report(patient: PatientRef, order: OrderObservation, orderIndex: number): ImagingReport {
+  report(
+    patient: PatientRef,
+    visit: Visit | null,
+    order: OrderObservation,
+    orderIndex: number,
+  ): ImagingReport {
     const reader = this.reader;
     reader.orderIndex = orderIndex;
     reader.setId = null;
@@ -163,6 +174,7 @@ class ImagingReportMapper {
       impression: report.impression,
       // OBR-32 NDL: its first component is a CNN, whose parts are subcomponents.
       interpreter: personName((p) => fieldValue(obr, 32, 1, 1, p)),
+      visit,
     };
   }
 

@@ -95,6 +95,7 @@ function imaging(overrides: Partial<ImagingReport> = {}): ImagingReport {
     findings: null,
     impression: 'No acute intracranial abnormality.',
     interpreter: null,
+    visit: null,
     ...overrides,
   };
 }
@@ -153,6 +154,7 @@ describe('DispenseWriter', () => {
       dispensedAt: AUTHORED + 500_000,
       status: 'COMPLETED',
       notes: [],
+      visit: null,
     };
     const before = await observed('rx-handlers', 'pharmacy');
     await handler.onDispense(event);
@@ -236,6 +238,7 @@ describe('observeOrderToResult (the lab handler)', () => {
       issuedAt: null,
       observations: [],
       notes: [],
+      visit: null,
     };
     const before = await observed('lis-handlers', 'lab');
     const receipt = await store.writeLabResult(result);
