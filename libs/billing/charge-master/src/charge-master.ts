@@ -14,7 +14,15 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { normalizeNdc, readCsv, type CsvRow, type TerminologyIssue } from '@ancillary/terminology';
+import {
+  isValidCptCode,
+  isValidLoincCode,
+  isValidRxnormCode,
+  normalizeNdc,
+  readCsv,
+  type CsvRow,
+  type TerminologyIssue,
+} from '@ancillary/terminology';
 import { parseCents } from './money';
 
 export const DEFAULT_CHARGE_MASTER_DIR = resolve(__dirname, '..', 'data');
@@ -96,12 +104,16 @@ export class ChargeMasterLoadError extends Error {
 }
 
 /**
- * Completed work that no charge-master row prices on its date of service. Permanent: the event
- * is dead-lettered with this message, the row is added, the charge master reloaded, the dead
- * letter replayed.
+ * Completed work that no charge-master row prices on its date of service. Permanent
+ * (`retriable = false`, read by the messaging lib's `isRetriable`): the event is dead-lettered
+ * with this message, the row is added, the charge master reloaded, the dead letter replayed.
+ * The message starts `no charge defined for <kind> <system> <code> on <YYYY-MM-DD>` and names the
+ * charge-master version last, so an analyst knows which table was asked.
  */
 export class NoChargeDefinedError extends Error {
   readonly retriable = false;
+  /** Stable reason code for the rejection metric and dead-letter headers. */
+  readonly code = 'NO_CHARGE_DEFINED';
   constructor(
     readonly trigger: ChargeTrigger,
     readonly dateOfService: string,
@@ -114,9 +126,15 @@ export class NoChargeDefinedError extends Error {
   }
 }
 
-/** A date of service as the calendar day it fell on in `timeZone` (YYYY-MM-DD). */
+/**
+ * A date of service as the calendar day it fell on in `timeZone` (YYYY-MM-DD). A price period is
+ * a range of days, not of instants: a result finalised at 23:30 on 31 December in New York is
+ * priced with December's price even though it is already 1 January in UTC.
+ * @throws RangeError for a string that is no date (including days like 2026-02-30).
+ */
 export function serviceDay(dateOfService: Date | string, timeZone = 'UTC'): string {
   if (typeof dateOfService === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(dateOfService)) {
+    if (!isCalendarDay(dateOfService)) throw new RangeError(`not a date: ${dateOfService}`);
     return dateOfService;
   }
   const date = typeof dateOfService === 'string' ? new Date(dateOfService) : dateOfService;
@@ -221,7 +239,14 @@ export function loadChargeMaster(dir: string = DEFAULT_CHARGE_MASTER_DIR): Charg
   return parseChargeMaster(read(CHARGE_MASTER_FILE), read(CHARGE_MASTER_MANIFEST));
 }
 
-const DAY = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+/** Whether `text` is a real calendar day YYYY-MM-DD (2026-02-30 is not). */
+function isCalendarDay(text: string): boolean {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (!match) return false;
+  const [, y, m, d] = match.map(Number) as [number, number, number, number];
+  const date = new Date(Date.UTC(y, m - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+}
 
 /** The charge master from the files' text. @throws ChargeMasterLoadError with every problem found */
 export function parseChargeMaster(csv: string, manifestJson: string): ChargeMaster {
@@ -241,32 +266,85 @@ export function parseChargeMaster(csv: string, manifestJson: string): ChargeMast
     .map((row) => parseRow(row, issues))
     .filter((e): e is ChargeMasterEntry => e !== undefined);
 
-  // Periods must not overlap, per charge code and per trigger: one price, one code, on any day.
-  const overlaps = (key: (e: ChargeMasterEntry) => string, what: string) => {
+  // Periods must not overlap, per charge code (one price a day) and per trigger (one charge code
+  // a day: a trigger that maps to two codes would charge twice or at random).
+  const byKey = (key: (e: ChargeMasterEntry) => string) => {
     const groups = new Map<string, ChargeMasterEntry[]>();
     for (const e of entries) groups.set(key(e), [...(groups.get(key(e)) ?? []), e]);
-    for (const group of groups.values()) {
-      const sorted = [...group].sort((a, b) => a.effectiveFrom.localeCompare(b.effectiveFrom));
-      for (const [i, row] of sorted.entries()) {
-        const before = sorted[i - 1];
-        if (!before) continue;
-        if (before.effectiveTo === null || before.effectiveTo >= row.effectiveFrom) {
-          issues.push({
-            file,
-            line: row.line,
-            column: 'effective_from',
-            reason: `${what} overlaps the period of line ${before.line} (${before.effectiveFrom} to ${before.effectiveTo ?? 'open'})`,
-          });
-        }
-      }
-    }
+    return groups.values();
   };
-  overlaps((e) => `code|${e.chargeCode}`, 'the same charge code');
-  overlaps((e) => triggerKey(e.trigger), 'the same trigger');
+  const period = (e: ChargeMasterEntry) => `${e.effectiveFrom} to ${e.effectiveTo ?? 'open'}`;
+  for (const group of byKey((e) => e.chargeCode)) {
+    for (const [row, before] of overlapping(group)) {
+      issues.push({
+        file,
+        line: row.line,
+        column: 'effective_from',
+        reason: `charge code ${row.chargeCode} already has a price on line ${before.line} (${period(before)}) for part of this period`,
+      });
+    }
+  }
+  for (const group of byKey((e) => triggerKey(e.trigger))) {
+    for (const [row, before] of overlapping(group)) {
+      if (row.chargeCode === before.chargeCode) continue; // reported above as a code overlap
+      const t = row.trigger;
+      issues.push({
+        file,
+        line: row.line,
+        column: 'trigger_code',
+        reason: `trigger ${t.kind} ${t.system} ${t.code} already maps to charge code ${before.chargeCode} on line ${before.line} (${period(before)}) for part of this period`,
+      });
+    }
+  }
   if (issues.length > 0) throw new ChargeMasterLoadError(issues);
   const hash = createHash('sha256').update(csv).update('\0').update(manifestJson).digest('hex');
   return new ChargeMaster(entries, version, hash);
 }
+
+/**
+ * Each row of a group (one charge code or one trigger) whose period starts before an earlier
+ * row's period has ended, with that earlier row. Rows are compared with the latest-ending earlier
+ * row, not only their neighbour: an open-ended row overlaps every later one.
+ */
+function overlapping(
+  group: readonly ChargeMasterEntry[],
+): [ChargeMasterEntry, ChargeMasterEntry][] {
+  const sorted = [...group].sort(
+    (a, b) => a.effectiveFrom.localeCompare(b.effectiveFrom) || a.line - b.line,
+  );
+  const found: [ChargeMasterEntry, ChargeMasterEntry][] = [];
+  let latest: ChargeMasterEntry | undefined;
+  for (const row of sorted) {
+    if (latest && (latest.effectiveTo === null || latest.effectiveTo >= row.effectiveFrom)) {
+      found.push([row, latest]);
+    }
+    if (
+      !latest ||
+      (latest.effectiveTo !== null &&
+        (row.effectiveTo === null || row.effectiveTo > latest.effectiveTo))
+    ) {
+      latest = row;
+    }
+  }
+  return found;
+}
+
+/** Whether a trigger code is well formed for its system (NDCs are checked and normalised apart). */
+const TRIGGER_CODE_CHECKS: Record<
+  Exclude<ChargeTriggerSystem, 'NDC'>,
+  { readonly valid: (code: string) => boolean; readonly expected: string }
+> = {
+  LOINC: {
+    valid: isValidLoincCode,
+    expected: 'a LOINC code with a valid check digit, e.g. 51990-0',
+  },
+  LOCAL: {
+    valid: (code) => /^[A-Za-z0-9._-]{1,20}$/.test(code),
+    expected: "the LIS's orderable code: 1–20 letters, digits, '.', '_' or '-'",
+  },
+  CPT: { valid: isValidCptCode, expected: 'a five-character CPT code, e.g. 71046' },
+  RXNORM: { valid: isValidRxnormCode, expected: 'an RxNorm concept id (digits), e.g. 197361' },
+};
 
 function parseRow(row: CsvRow, issues: TerminologyIssue[]): ChargeMasterEntry | undefined {
   const file = CHARGE_MASTER_FILE;
@@ -310,18 +388,20 @@ function parseRow(row: CsvRow, issues: TerminologyIssue[]): ChargeMasterEntry | 
     problem('quantity_multiplier', 'expected a positive number (billing units per trigger unit)');
   }
   const effectiveFrom = cell('effective_from');
-  if (!DAY.test(effectiveFrom)) problem('effective_from', 'expected a date YYYY-MM-DD');
+  if (!isCalendarDay(effectiveFrom)) problem('effective_from', 'expected a date YYYY-MM-DD');
   const effectiveTo = cell('effective_to');
-  if (effectiveTo !== '' && !DAY.test(effectiveTo))
-    problem('effective_to', 'expected a date YYYY-MM-DD or blank');
-  if (DAY.test(effectiveFrom) && DAY.test(effectiveTo) && effectiveTo < effectiveFrom) {
-    problem('effective_to', `ends before it starts (${effectiveFrom})`);
+  if (effectiveTo !== '' && !isCalendarDay(effectiveTo))
+    problem('effective_to', 'expected a date YYYY-MM-DD, or blank while the price is current');
+  if (isCalendarDay(effectiveFrom) && isCalendarDay(effectiveTo) && effectiveTo < effectiveFrom) {
+    problem('effective_to', `ends before it starts (effective_from ${effectiveFrom})`);
   }
   const kind = cell('trigger_kind') as ChargeTriggerKind;
   const system = cell('trigger_system') as ChargeTriggerSystem;
   let code = cell('trigger_code');
   if (!CHARGE_TRIGGER_KINDS.includes(kind)) {
     problem('trigger_kind', `expected one of ${CHARGE_TRIGGER_KINDS.join(', ')}`);
+  } else if (!CHARGE_TRIGGER_SYSTEMS.includes(system)) {
+    problem('trigger_system', `expected one of ${CHARGE_TRIGGER_SYSTEMS.join(', ')}`);
   } else if (!SYSTEMS_BY_KIND[kind].includes(system)) {
     problem(
       'trigger_system',
@@ -329,11 +409,14 @@ function parseRow(row: CsvRow, issues: TerminologyIssue[]): ChargeMasterEntry | 
     );
   }
   if (code === '') problem('trigger_code', 'must not be empty');
-  if (system === 'NDC' && code !== '') {
+  else if (system === 'NDC') {
+    // Stored 11-digit 5-4-2 with hyphens, the form dispenses are looked up in (HIPAA 11-digit).
     const ndc = normalizeNdc(code);
     if (ndc === undefined)
       problem('trigger_code', 'not an NDC (10 or 11 digits, 4-4-2, 5-3-2, 5-4-1 or 5-4-2)');
     else code = ndc;
+  } else if (CHARGE_TRIGGER_SYSTEMS.includes(system) && !TRIGGER_CODE_CHECKS[system].valid(code)) {
+    problem('trigger_code', `expected ${TRIGGER_CODE_CHECKS[system].expected}`);
   }
   if (issues.length > before) return undefined;
   return {
