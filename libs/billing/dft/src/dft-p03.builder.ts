@@ -1,31 +1,9 @@
 /**
  * DFT^P03 (post detail financial transactions, HL7 v2.5 ch. 6.4.3) from charge events: MSH, EVN,
- * PID, PV1 and one FT1 per charge or credit line.
+ * PID, PV1 and one FT1 per charge or credit line. The field table (FT1 field ← ChargeEvent) and
+ * the reversal styles are in this library's README.
  *
- * | FT1 | from the ChargeEvent                                                                  |
- * | --- | ------------------------------------------------------------------------------------- |
- * | 1   | set id, 1..n in the message                                                           |
- * | 2   | transactionId (unique per line, deterministic: a resend carries the same)             |
- * | 3   | the ORIGINAL charge's transaction id on a reversal (see below)                        |
- * | 4   | dateOfService (DTM; the first component of v2.5's DR)                                 |
- * | 5   | posting date: when the message is built                                               |
- * | 6   | CG charge, CD credit (table 0017)                                                     |
- * | 7   | chargeCode ^ description ^ 99CDM (the hospital's charge master, a local system)       |
- * | 10  | quantity (negative for a negative-charge reversal)                                    |
- * | 11  | extended amount, `42.00&USD` (CP: MO quantity & denomination)                         |
- * | 12  | unit amount, same form                                                                |
- * | 13  | department                                                                            |
- * | 19  | diagnoses, repeating, `code^display^I10`                                              |
- * | 20  | performed by (XCN)      | 21 | ordered by (XCN)                                      |
- * | 23  | filler order number     | 25 | CPT (`C4`) or HCPCS (`HCPCS`) ^ description          |
- * | 26  | modifiers, repeating    | 29 | NDC (`ndc^^NDC`, v2.5+; earlier versions: FT1-25 when no CPT/HCPCS) |
- *
- * Reversals differ between billing engines, so the style is per receiver: `credit` sends a CD
- * line with positive quantity and amounts, and `negative-charge` a CG line with negative
- * quantity and extended amount. Either way FT1-3 names the original transaction id: v2.5 has no
- * field for "the transaction this one reverses" (FT1-31 Transaction Reference Key links FT1s of
- * one message by set id), and engines that match credits to charges read it from a batch/
- * reference field configured per interface; FT1-3 (Transaction Batch ID) is the common choice.
+ * @see https://www.hl7.eu/HL7v2x/v25/std25/ch06.html HL7 v2.5 ch. 6 (DFT^P03 6.4.3, FT1 6.5.1)
  */
 import type { ChargeEvent } from '@ancillary/contracts';
 import {
@@ -38,17 +16,31 @@ import {
   type Hl7Component,
   type Hl7Repetition,
 } from '@ancillary/hl7-core';
-import { createHash } from 'node:crypto';
+import { dftControlId, transactionIdFor } from './dft-ids';
 
 export const DFT_VERSIONS = ['2.3', '2.4', '2.5', '2.5.1'] as const;
 export type DftVersion = (typeof DFT_VERSIONS)[number];
 
-/** How a CREDIT line is expressed to a billing engine. */
+/**
+ * How a CREDIT line is expressed to a billing engine (receiver configuration):
+ * - `credit`: FT1-6 `CD`, quantity and amounts positive, the original named in FT1-3;
+ * - `negative-charge`: FT1-6 `CG`, FT1-10 and FT1-11 negative, the original named in FT1-3.
+ */
 export const REVERSAL_STYLES = ['credit', 'negative-charge'] as const;
 export type ReversalStyle = (typeof REVERSAL_STYLES)[number];
 
+/** HL7 table 0017 transaction types this platform sends. */
+export const FT1_CHARGE = 'CG';
+export const FT1_CREDIT = 'CD';
+
+/**
+ * FT1-7.3 default: the charge code is the hospital's own charge master (CDM) number, a local
+ * coding system, which HL7 table 0396 spells `99zzz`.
+ */
+export const DEFAULT_CHARGE_CODE_SYSTEM = '99CDM';
+
 export interface DftOptions {
-  /** Default 2.5. */
+  /** MSH-12, per receiver; default 2.5. */
   version?: DftVersion;
   reversalStyle: ReversalStyle;
   sendingApplication: string;
@@ -57,15 +49,17 @@ export interface DftOptions {
   receivingFacility: string;
   /** MSH-10; default {@link dftControlId} of the lines, so a resend repeats it. */
   controlId?: string;
-  /** MSH-7, EVN-2 and FT1-5. */
+  /** MSH-7, EVN-2 and FT1-5 (posting date). */
   now: Date;
   /** MSH-11; default P. */
   processingId?: 'P' | 'T' | 'D';
-  /** ISO 4217 currency of the amounts; default USD. */
+  /** ISO 4217 currency of the amounts (CP MO.2); default USD. */
   currency?: string;
+  /** FT1-7.3, the coding system of the charge code; default {@link DEFAULT_CHARGE_CODE_SYSTEM}. */
+  chargeCodeSystem?: string;
 }
 
-/** The charges of one message must belong to one patient and one visit. */
+/** The lines cannot make one DFT^P03 (never retried: the same lines fail the same way). */
 export class DftBuildError extends Error {
   readonly retriable = false;
   constructor(message: string) {
@@ -74,54 +68,92 @@ export class DftBuildError extends Error {
   }
 }
 
-/** MSH-10 for a set of lines: the same lines give the same id (≤ 20 characters, ST). */
-export function dftControlId(charges: readonly Pick<ChargeEvent, 'transactionId'>[]): string {
-  const digest = createHash('sha256');
-  for (const c of charges) digest.update(c.transactionId).update('\0');
-  return `D${digest.digest('hex').slice(0, 19).toUpperCase()}`;
-}
-
-/** Amount in cents as HL7 CP (price MO): `4200` → `42.00&USD` (the `&` is a subcomponent). */
+/** Amount in cents as HL7 CP (MO quantity & denomination): `4200` → `42.00&USD`. */
 function price(cents: number, currency: string): Hl7Component {
   const sign = cents < 0 ? '-' : '';
-  const abs = Math.abs(Math.trunc(cents));
+  const abs = Math.abs(cents);
   return [`${sign}${Math.floor(abs / 100)}.${String(abs % 100).padStart(2, '0')}`, currency];
 }
 
+/** XCN: id ^ family name ^ given name (v2.5 ch. 2A.89). */
 function xcn(provider: ChargeEvent['orderingProvider']): Hl7Repetition {
   if (!provider) return null;
   return [provider.id, provider.familyName, provider.givenName];
 }
 
-function procedureCoding(code: string, description: string): Hl7Component[] {
-  // CPT-4 codes are five digits (or four and F/T/U); HCPCS Level II starts with a letter.
-  return [code, description, /^\d/.test(code) ? 'C4' : 'HCPCS'];
+/**
+ * CX-4 (HD) of an identifier system: an OID as `&oid&ISO`, another URI as `&uri&URI`
+ * (table 0301), anything else as the namespace id (`NWH`).
+ */
+export function assigningAuthority(system: string | null): Hl7Component {
+  if (!system) return null;
+  const oid = /^urn:oid:([0-2](?:\.\d+)+)$/i.exec(system);
+  if (oid) return [null, oid[1] ?? '', 'ISO'];
+  if (/^[a-z][a-z0-9+.-]*:/i.test(system)) return [null, system, 'URI'];
+  return system;
 }
 
-function samePatient(a: ChargeEvent, b: ChargeEvent): boolean {
-  const id = (c: ChargeEvent) =>
-    `${c.patient.identifiers[0]?.system ?? ''}|${c.patient.identifiers[0]?.value ?? ''}`;
-  return id(a) === id(b) && a.accountNumber === b.accountNumber && a.visitNumber === b.visitNumber;
+/** FT1-25 coding system: CPT-4 codes start with a digit (`80048`, `0001F`), HCPCS II with a letter. */
+export function procedureCodingSystem(code: string): 'C4' | 'HCPCS' {
+  return /^\d/.test(code) ? 'C4' : 'HCPCS';
+}
+
+function patientKey(c: ChargeEvent): string {
+  const id = c.patient.identifiers[0];
+  return `${id?.system ?? ''}|${id?.value ?? ''}|${c.accountNumber ?? ''}|${c.visitNumber ?? ''}`;
+}
+
+/** FT1-3 of a credit: the reversed charge's FT1-2, given or derived from its event id. */
+function reversedTransactionId(charge: ChargeEvent): string | null {
+  if (charge.reversesTransactionId) return charge.reversesTransactionId;
+  return charge.reversesEventId ? transactionIdFor(charge.reversesEventId) : null;
+}
+
+function check(charge: ChargeEvent): void {
+  const fail = (why: string): never => {
+    throw new DftBuildError(`charge ${charge.transactionId} (${charge.chargeKey}): ${why}`);
+  };
+  if (!charge.transactionId) fail('has no transaction id (FT1-2)');
+  if (!(charge.quantity > 0) || !Number.isFinite(charge.quantity)) {
+    fail(`quantity ${charge.quantity} is not positive: events are never negative, the style signs`);
+  }
+  for (const [name, cents] of [
+    ['unitPriceCents', charge.unitPriceCents],
+    ['extendedPriceCents', charge.extendedPriceCents],
+  ] as const) {
+    if (!Number.isSafeInteger(cents) || cents < 0) fail(`${name} ${cents} is not whole cents ≥ 0`);
+  }
+  if (charge.action === 'CREDIT' && reversedTransactionId(charge) === null) {
+    fail('is a credit that does not name the charge it reverses');
+  }
 }
 
 /**
- * One DFT^P03 for the lines of one patient and visit, in order (a quantity correction's credit
- * before its new charge, as engines post in message order). @throws DftBuildError
+ * One DFT^P03 for the lines of one patient and visit, in the order given (a quantity
+ * correction's credit before its new charge: engines post in message order).
+ *
+ * Before v2.5 there is no FT1-29: a drug without CPT/HCPCS then carries its NDC in FT1-25 with
+ * coding system `NDC` (table 0396), where engines of that era expect a drug's code; a drug with
+ * a HCPCS code keeps the HCPCS code in FT1-25 and its NDC is not sent (its charge code still
+ * identifies it).
+ * @throws DftBuildError for no lines, lines of several patients or visits, or an invalid line
  */
 export function buildDftP03(charges: readonly ChargeEvent[], options: DftOptions): Hl7Message {
   const [first] = charges;
   if (!first) throw new DftBuildError('a DFT^P03 needs at least one charge');
-  const stray = charges.find((c) => !samePatient(first, c));
+  const stray = charges.find((c) => patientKey(c) !== patientKey(first));
   if (stray) {
     throw new DftBuildError(
       `charge ${stray.transactionId} is for another patient, account or visit than ${first.transactionId}: one DFT^P03 carries one patient's visit`,
     );
   }
+  charges.forEach(check);
   const version = options.version ?? '2.5';
   const currency = options.currency ?? 'USD';
-  const v25 = versionAtLeast(version, 2, 5);
+  const chargeCodeSystem = options.chargeCodeSystem ?? DEFAULT_CHARGE_CODE_SYSTEM;
+  const hasFt129 = versionAtLeast(version, 2, 5);
   const message = Hl7Message.create({
-    // MSH-9.3 (message structure) exists from v2.3.1; DFT_P03 from v2.4.
+    // MSH-9.3 (message structure) exists from v2.3.1; DFT_P03 is in table 0354 from v2.4.
     messageType: versionAtLeast(version, 2, 4) ? 'DFT^P03^DFT_P03' : 'DFT^P03',
     version,
     controlId: options.controlId ?? dftControlId(charges),
@@ -134,46 +166,49 @@ export function buildDftP03(charges: readonly ChargeEvent[], options: DftOptions
   });
   const w = new SegmentWriter(message);
   const now = formatHl7DateTime(options.now);
+  // EVN-1 exists in every version built here (it repeats MSH-9.2, which later versions prefer);
+  // EVN-2 Recorded Date/Time is required.
   w.add('EVN', { 1: 'P03', 2: now });
   const p = first.patient;
   w.add('PID', {
     1: '1',
     3: {
-      reps: p.identifiers.map((id): Hl7Repetition => [id.value, null, null, id.system, id.type]),
+      reps: p.identifiers.map((id): Hl7Repetition => [
+        id.value,
+        null,
+        null,
+        assigningAuthority(id.system),
+        id.type,
+      ]),
     },
     5: [p.familyName, p.givenNames[0] ?? null, p.givenNames.slice(1).join(' ') || null],
     7: hl7Date(p.birthDate),
     8: p.administrativeSex,
     18: first.accountNumber,
   });
-  // PV1-2 is required; U (unknown) when the completed work did not say.
+  // PV1-2 is required; U (unknown, table 0004) when the completed work did not say.
   w.add('PV1', { 1: '1', 2: first.patientClass ?? 'U', 19: first.visitNumber });
 
   charges.forEach((charge, i) => {
     const credit = charge.action === 'CREDIT';
-    if (credit && !charge.reversesTransactionId) {
-      throw new DftBuildError(
-        `credit ${charge.transactionId} does not name the charge it reverses`,
-      );
-    }
     const negative = credit && options.reversalStyle === 'negative-charge';
     const sign = negative ? -1 : 1;
-    const ndcInFt129 = v25 && charge.ndc !== null;
-    const procedure =
+    const procedure: Hl7Repetition =
       charge.cptHcpcs !== null
-        ? procedureCoding(charge.cptHcpcs, charge.description)
-        : !v25 && charge.ndc !== null
-          ? [charge.ndc, charge.description, 'NDC'] // before v2.5 there is no FT1-29
+        ? [charge.cptHcpcs, charge.description, procedureCodingSystem(charge.cptHcpcs)]
+        : !hasFt129 && charge.ndc !== null
+          ? [charge.ndc, charge.description, 'NDC']
           : null;
     w.add('FT1', {
       1: String(i + 1),
       2: charge.transactionId,
-      3: credit ? charge.reversesTransactionId : null,
+      3: credit ? reversedTransactionId(charge) : null,
       4: formatHl7DateTime(new Date(charge.dateOfService)),
       5: now,
-      6: credit && !negative ? 'CD' : 'CG',
-      7: [charge.chargeCode, charge.description, '99CDM'],
+      6: credit && !negative ? FT1_CREDIT : FT1_CHARGE,
+      7: [charge.chargeCode, charge.description, chargeCodeSystem],
       10: hl7Number(sign * charge.quantity),
+      // The unit amount stays positive in both styles: quantity × unit = extended.
       11: [price(sign * charge.extendedPriceCents, currency)],
       12: [price(charge.unitPriceCents, currency)],
       13: charge.department,
@@ -183,7 +218,7 @@ export function buildDftP03(charges: readonly ChargeEvent[], options: DftOptions
       23: charge.fillerOrderNumber,
       25: procedure,
       26: { reps: charge.modifiers },
-      29: ndcInFt129 ? [charge.ndc, null, 'NDC'] : null,
+      29: hasFt129 && charge.ndc !== null ? [charge.ndc, charge.description, 'NDC'] : null,
     });
   });
   return message;
