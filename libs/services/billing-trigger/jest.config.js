@@ -1,0 +1,5 @@
+module.exports = {
+  ...require('../../../jest.preset.js'),
+  displayName: 'billing-trigger-service',
+  rootDir: __dirname,
+};
