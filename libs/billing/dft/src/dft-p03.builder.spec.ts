@@ -186,6 +186,26 @@ describe('escaping', () => {
   });
 });
 
+describe('character set', () => {
+  it('declares MSH-18 UNICODE UTF-8 only when a name is not ASCII, and the bytes are UTF-8', () => {
+    expect(segments([LAB])[0]?.split('|')[17]).toBeUndefined(); // plain ASCII: MSH-18 empty
+    const accented = chargeEvent('charge:utf8:1', {
+      patient: { ...LAB.patient, familyName: 'Núñez Søndergaard', givenNames: ['Zoë'] },
+      orderingProvider: { id: '1234567893', familyName: 'Björk', givenName: 'Él' },
+    });
+    const message = buildDftP03([accented], OPTIONS);
+    const lines = message.toString().split('\r');
+    expect(lines[0]?.split('|')[17]).toBe('UNICODE UTF-8');
+    expect(lines[2]).toContain('|Núñez Søndergaard^Zoë||');
+    const bytes = message.toBytes();
+    expect(Buffer.from(bytes).toString('utf8')).toContain('Núñez Søndergaard');
+    // the billing simulator reads it back as it was
+    const parsed = Hl7Message.parse(bytes);
+    expect(parsed.segment('PID')?.get(5)).toBe('Núñez Søndergaard');
+    expect(readDftP03(parsed).transactions).toHaveLength(1);
+  });
+});
+
 describe('identifiers and defaults', () => {
   it('writes CX-4 as a namespace, an ISO OID or a URI (table 0301)', () => {
     expect(assigningAuthority('NWH')).toBe('NWH');

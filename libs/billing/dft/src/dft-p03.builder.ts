@@ -148,6 +148,22 @@ export function buildDftP03(charges: readonly ChargeEvent[], options: DftOptions
     );
   }
   charges.forEach(check);
+  const ascii = compose(charges, options, '');
+  // MSH-18 is `UNICODE UTF-8` only when some text (a patient's or provider's name, a
+  // description) is not ASCII: most engines expect nothing there, and none can read UTF-8
+  // bytes under the ASCII default.
+  // eslint-disable-next-line no-control-regex -- the ASCII range is the point
+  return /^[\x00-\x7f]*$/.test(ascii.toString())
+    ? ascii
+    : compose(charges, options, 'UNICODE UTF-8');
+}
+
+function compose(
+  charges: readonly ChargeEvent[],
+  options: DftOptions,
+  charset: string,
+): Hl7Message {
+  const first = charges[0] as ChargeEvent;
   const version = options.version ?? '2.5';
   const currency = options.currency ?? 'USD';
   const chargeCodeSystem = options.chargeCodeSystem ?? DEFAULT_CHARGE_CODE_SYSTEM;
@@ -162,6 +178,7 @@ export function buildDftP03(charges: readonly ChargeEvent[], options: DftOptions
     receivingApplication: options.receivingApplication,
     receivingFacility: options.receivingFacility,
     processingId: options.processingId ?? 'P',
+    charset,
     now: options.now,
   });
   const w = new SegmentWriter(message);
