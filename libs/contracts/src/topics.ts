@@ -8,6 +8,7 @@
  */
 import {
   ChargeEventContract,
+  ChargeStatusEventContract,
   CriticalAlertContract,
   ImagingReportContract,
   LabResultContract,
@@ -101,7 +102,8 @@ export const Topics = {
   }),
   pharmacyFhirInbound: topic({
     name: 'pharmacy.fhir-inbound.v1',
-    description: 'FHIR resources (MedicationDispense) POSTed by API-first pharmacy platforms, as received.',
+    description:
+      'FHIR resources (MedicationDispense) POSTed by API-first pharmacy platforms, as received.',
     value: RawFhirEnvelopeContract,
     key: 'patient reference or identifier of the resource, else its idempotency key',
     partitions: 6,
@@ -155,6 +157,15 @@ export const Topics = {
     description:
       'Charges and credits for completed clinical work, priced from the charge master; each is one FT1 of a DFT^P03 to the billing engine.',
     value: ChargeEventContract,
+    key: 'patient identifier',
+    partitions: 6,
+    retentionMs: -1,
+  }),
+  billingChargeStatus: topic({
+    name: 'billing.charge-status.v1',
+    description:
+      "The billing engine's answer per charge line (BILLED or REJECTED with its ERR text); the ehr-writer moves the ChargeItem's status from it.",
+    value: ChargeStatusEventContract,
     key: 'patient identifier',
     partitions: 6,
     retentionMs: -1,

@@ -2,6 +2,8 @@
 // change the .avsc and run `npm run contracts:generate`.
 export type { ChargeEvent } from './charge-event';
 export { ChargeEventContract } from './charge-event';
+export type { ChargeStatusEvent } from './charge-status';
+export { ChargeStatusEventContract } from './charge-status';
 export type { CriticalAlert } from './critical-alert';
 export { CriticalAlertContract } from './critical-alert';
 export type { ImagingReport } from './imaging-report';
