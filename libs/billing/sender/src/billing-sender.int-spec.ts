@@ -11,6 +11,8 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { transactionIdFor } from '@ancillary/billing-dft';
 import {
   ChargeEventContract,
+  ChargeStatusEventContract,
+  type ChargeStatusEvent,
   DeadLetterHeaders,
   deadLetterTopicOf,
   topicCatalogue,
@@ -58,6 +60,11 @@ interface DeadLetter {
 }
 const deadLetters: DeadLetter[] = [];
 let dltTap: Consumer | undefined;
+/** billing.charge-status.v1 since the start of the topic, decoded. */
+const statusRecords = new Map<string, ChargeStatusEvent>(); // by partition:offset (a rejoin re-reads)
+const statuses = () => [...statusRecords.values()];
+let statusTap: Consumer | undefined;
+const statusesOf = (c: ChargeEvent) => statuses().filter((s) => s.chargeEventId === c.eventId);
 
 // ---------------------------------------------------------------------------------------------
 // The sender under test.
@@ -269,12 +276,25 @@ beforeAll(async () => {
       });
     },
   });
+  statusTap = messaging.kafka.consumer({ groupId: uniqueName('status-tap'), maxWaitTimeInMs: 100 });
+  await statusTap.connect();
+  await statusTap.subscribe({ topic: Topics.billingChargeStatus.name, fromBeginning: true });
+  await statusTap.run({
+    eachMessage: async ({ partition, message }) => {
+      if (!message.value) return;
+      statusRecords.set(
+        `${partition}:${message.offset}`,
+        await messaging.codec.decode<ChargeStatusEvent>(ChargeStatusEventContract, message.value),
+      );
+    },
+  });
 }, 120_000);
 
 afterAll(async () => {
   for (const s of services) await s.close();
   for (const sim of simulators) await sim.stop();
   await dltTap?.disconnect();
+  await statusTap?.disconnect();
   await messaging.close();
   await database.drop();
 });
@@ -367,6 +387,11 @@ describe('charges to the billing engine (credit reversals)', () => {
     ]);
     // not the engine's de-duplication by MSH-10: the replay was never sent
     expect(arrivalsOf(sim, lab)).toHaveLength(1);
+    // BILLED is published again for the skipped replay, with the same event id
+    await waitFor(() => statusesOf(lab).length === 2, { description: 'BILLED twice' });
+    const [first, again] = statusesOf(lab);
+    expect(again).toEqual(first);
+    expect(first).toMatchObject({ status: 'BILLED', transactionId: lab.transactionId });
   });
 
   it('skips a replay of the topic by another consumer group on the same table', async () => {
@@ -419,6 +444,19 @@ describe('charges to the billing engine (credit reversals)', () => {
     expect(await sentRows([rejected.transactionId])).toEqual([]); // so a fixed replay sends it
     const metrics = await metricsRegistry().getSingleMetricAsString('charges_rejected_total');
     expect(metrics).toMatch(/charges_rejected_total\{reason="AR:207"\} [1-9]/);
+    // billing.charge-status.v1: REJECTED with the engine's words, BILLED for the next one
+    await waitFor(() => statusesOf(next).length > 0, { description: 'the status of the next' });
+    expect(statusesOf(rejected)).toEqual([
+      expect.objectContaining({
+        status: 'REJECTED',
+        ackCode: 'AR',
+        transactionId: rejected.transactionId,
+        reason: `Charge code 30000101 not active for account ACC-${mrn}`,
+      }),
+    ]);
+    expect(statusesOf(next)).toEqual([
+      expect.objectContaining({ status: 'BILLED', ackCode: 'AA', action: 'CHARGE' }),
+    ]);
     sim.setScript('accept');
   });
 

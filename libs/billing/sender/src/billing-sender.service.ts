@@ -4,13 +4,18 @@
  * to the billing engine, and end the record the way the answer says — recorded and committed
  * (AA / CA), dead-lettered with the engine's ERR text (AR, CE per configuration), or retried
  * with backoff while it waits in Kafka (no answer, refused, timeout, AE).
+ *
+ * Each answer is also published on billing.charge-status.v1 (BILLED / REJECTED), from which
+ * the ehr-writer moves the ChargeItem's status. BILLED is published after the transaction is
+ * recorded and again, with the same event id, when a replayed line is skipped as already sent:
+ * a crash between recording and publishing loses no status.
  */
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { buildDftP03, DftBuildError } from '@ancillary/billing-dft';
-import type { ChargeEvent } from '@ancillary/contracts';
+import { Topics, type ChargeEvent, type ChargeStatusEvent } from '@ancillary/contracts';
 import type { Hl7Message } from '@ancillary/hl7-core';
 import { MllpError } from '@ancillary/hl7-mllp';
-import type { ConsumedMessage } from '@ancillary/messaging-kafka';
+import { type ConsumedMessage, MessageProducer } from '@ancillary/messaging-kafka';
 import { counter, histogram, type Logger } from '@ancillary/observability';
 import { LOGGER } from '@ancillary/observability-nest';
 import { classifyOrderAck, OrderDispatcher } from '@ancillary/order-outbound';
@@ -57,6 +62,7 @@ export class BillingSenderService implements OnModuleInit, OnApplicationShutdown
     @Inject(BILLING_SENDER_OPTIONS) private readonly options: BillingSenderOptions,
     @Inject(SentTransactions) private readonly sent: SentTransactions,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(MessageProducer) private readonly producer: MessageProducer,
   ) {
     // The orders' dispatcher: one connection, one message at a time, one attempt per send
     // (the consumer retries with the record held in Kafka). Charges use only its routine lane.
@@ -125,6 +131,12 @@ export class BillingSenderService implements OnModuleInit, OnApplicationShutdown
           `transaction id ${transactionId} of ${charge.eventId} was already sent for ${previous.eventId}: two charges must not share an FT1-2`,
         );
       }
+      await this.publishStatus(charge, record, {
+        status: 'BILLED',
+        ackCode: previous.ackCode,
+        messageControlId: previous.controlId,
+        decidedAt: previous.sentAt,
+      });
       sentTotal.inc({ department, outcome: 'already-sent' });
       this.logger.info(
         { ...log, sentAt: previous.sentAt.toISOString(), messageControlId: previous.controlId },
@@ -146,7 +158,7 @@ export class BillingSenderService implements OnModuleInit, OnApplicationShutdown
       });
     } catch (error) {
       if (!(error instanceof DftBuildError)) throw error;
-      throw this.unsendable(log, error.message, error);
+      throw await this.unsendable(charge, record, log, error.message, error);
     }
     const controlId = message.controlId;
 
@@ -157,7 +169,13 @@ export class BillingSenderService implements OnModuleInit, OnApplicationShutdown
     } catch (error) {
       if (error instanceof MllpError && !error.retriable) {
         // nothing was written: the message itself cannot be framed
-        throw this.unsendable(log, `the DFT^P03 cannot be sent: ${error.message}`, error);
+        throw await this.unsendable(
+          charge,
+          record,
+          log,
+          `the DFT^P03 cannot be sent: ${error.message}`,
+          error,
+        );
       }
       const reason = error instanceof Error ? error.message : String(error);
       sentTotal.inc({ department, outcome: 'transient' });
@@ -186,6 +204,12 @@ export class BillingSenderService implements OnModuleInit, OnApplicationShutdown
           controlId,
           sentAt,
         });
+        await this.publishStatus(charge, record, {
+          status: 'BILLED',
+          ackCode: answer.ackCode,
+          messageControlId: controlId,
+          decidedAt: sentAt,
+        });
         sentTotal.inc({ department, outcome: 'accepted' });
         lagSeconds.observe(
           { department },
@@ -204,6 +228,13 @@ export class BillingSenderService implements OnModuleInit, OnApplicationShutdown
           { ...answered, reason: answer.reason },
           'charge rejected by the billing engine: dead-lettering',
         );
+        await this.publishStatus(charge, record, {
+          status: 'REJECTED',
+          ackCode: answer.ackCode,
+          messageControlId: controlId,
+          decidedAt: new Date(),
+          reason: answer.reason,
+        });
         throw new ChargeRejectedError(transactionId, answer.ackCode, answer.reason);
       }
       case 'transient':
@@ -218,14 +249,64 @@ export class BillingSenderService implements OnModuleInit, OnApplicationShutdown
     }
   }
 
-  private unsendable(
+  private async unsendable(
+    charge: ChargeEvent,
+    record: ConsumedMessage<ChargeEvent>,
     log: Record<string, unknown>,
     reason: string,
     cause: unknown,
-  ): ChargeUnsendableError {
+  ): Promise<ChargeUnsendableError> {
     sentTotal.inc({ department: String(log['department']), outcome: 'unsendable' });
     rejectedTotal.inc({ reason: 'unsendable' });
     this.logger.warn({ ...log, reason }, 'charge cannot be sent as a DFT^P03: dead-lettering');
+    await this.publishStatus(charge, record, {
+      status: 'REJECTED',
+      ackCode: null,
+      messageControlId: null,
+      decidedAt: new Date(),
+      reason,
+    });
     return new ChargeUnsendableError(reason, { cause });
   }
+
+  /** One line's answer on billing.charge-status.v1, keyed like the charge (awaited: acks=all). */
+  private async publishStatus(
+    charge: ChargeEvent,
+    record: ConsumedMessage<ChargeEvent>,
+    answer: {
+      status: ChargeStatusEvent['status'];
+      ackCode: string | null;
+      messageControlId: string | null;
+      decidedAt: Date;
+      reason?: string | null;
+    },
+  ): Promise<void> {
+    const event: ChargeStatusEvent = {
+      eventId: chargeStatusEventId(charge.eventId, answer.status, answer.messageControlId),
+      chargeEventId: charge.eventId,
+      transactionId: charge.transactionId,
+      chargeKey: charge.chargeKey,
+      action: charge.action,
+      reversesEventId: charge.reversesEventId,
+      status: answer.status,
+      ackCode: answer.ackCode,
+      reason: answer.reason ?? null,
+      messageControlId: answer.messageControlId,
+      decidedAt: answer.decidedAt.getTime(),
+    };
+    await this.producer.publish<ChargeStatusEvent>(Topics.billingChargeStatus, {
+      key: charge.patient.identifiers[0]?.value ?? charge.chargeKey,
+      value: event,
+      context: record.context,
+    });
+  }
+}
+
+/** Deterministic: the same answer to the same DFT^P03 is the same status event. */
+export function chargeStatusEventId(
+  chargeEventId: string,
+  status: ChargeStatusEvent['status'],
+  messageControlId: string | null,
+): string {
+  return `${chargeEventId}:${status}:${messageControlId ?? 'unsent'}`;
 }
