@@ -172,6 +172,7 @@ describe('metadata', () => {
     const observation = statement.rest[0]!.resource.find((r) => r.type === 'Observation')!;
     expect(observation.searchRevInclude).toContain('DiagnosticReport:result');
     expect(statement.rest[0]!.resource.map((r) => r.type).sort()).toEqual([
+      'ChargeItem',
       'DiagnosticReport',
       'ImagingStudy',
       'MedicationDispense',

@@ -39,7 +39,7 @@ import {
 } from './write.statement';
 
 /** The event kinds fhir.event_ledger records (LabResults have fhir.message_ledger). */
-export type EventKind = 'imaging-report' | 'dispense' | 'order-status';
+export type EventKind = 'imaging-report' | 'dispense' | 'order-status' | 'charge' | 'charge-status';
 
 /** Kinds whose events carry patient demographics (order statuses do not). */
 const DEMOGRAPHIC_KINDS: readonly EventKind[] = ['imaging-report', 'dispense'];

@@ -44,7 +44,12 @@ import {
 } from './event-writer';
 import { ImagingReportWriter, type ImagingWriteReceipt } from './imaging-report.writer';
 import { OrderStatusWriter, type OrderStatusReceipt } from './order-status.writer';
-import type { OrderEvent } from '@ancillary/contracts';
+import {
+  BILLING_SOURCE_SYSTEM,
+  ChargeItemWriter,
+  type ChargeItemReceipt,
+} from './charge-item.writer';
+import type { ChargeEvent, ChargeStatusEvent, OrderEvent } from '@ancillary/contracts';
 import type { OrderResourceType } from './orders/order-codes';
 import { orderMetrics } from './orders/order.metrics';
 import {
@@ -150,6 +155,7 @@ export class FhirStore {
     imaging: ImagingReportWriter;
     dispense: DispenseWriter;
     orderStatus: OrderStatusWriter;
+    charges: ChargeItemWriter;
     metrics: EventWriteMetrics;
   };
   private readonly orders: OrderWriter;
@@ -189,6 +195,7 @@ export class FhirStore {
       imaging: new ImagingReportWriter(pool, eventWriterOptions),
       dispense: new DispenseWriter(pool, eventWriterOptions),
       orderStatus: new OrderStatusWriter(pool, eventWriterOptions),
+      charges: new ChargeItemWriter(pool, eventWriterOptions),
       metrics: eventWriteMetrics(),
     };
   }
@@ -289,6 +296,32 @@ export class FhirStore {
    */
   applyOrderStatus(status: OrderStatusChanged): Promise<OrderStatusReceipt> {
     return this.runEvent('order-status', status, () => this.events.orderStatus.write(status));
+  }
+
+  /**
+   * Applies a charge line of billing.charges.v1: a CHARGE writes its ChargeItem (billable, or
+   * what the engine already answered), a CREDIT makes the reversed one entered-in-error
+   * (charge-item.writer.ts). Idempotent by eventId.
+   */
+  writeCharge(line: ChargeEvent): Promise<ChargeItemReceipt> {
+    return this.runEvent(
+      'charge',
+      { eventId: line.eventId, sourceSystem: BILLING_SOURCE_SYSTEM, messageControlId: null },
+      () => this.events.charges.writeCharge(line),
+    );
+  }
+
+  /** Applies the billing engine's answer (billing.charge-status.v1) to the ChargeItem's status. */
+  applyChargeStatus(event: ChargeStatusEvent): Promise<ChargeItemReceipt> {
+    return this.runEvent(
+      'charge-status',
+      {
+        eventId: event.eventId,
+        sourceSystem: BILLING_SOURCE_SYSTEM,
+        messageControlId: event.messageControlId,
+      },
+      () => this.events.charges.writeStatus(event),
+    );
   }
 
   /** How an imaging report, dispense or order status was applied, or undefined when it never was. */

@@ -15,6 +15,7 @@ export const FHIR_RESOURCE_TYPES = [
   'MedicationRequest',
   'MedicationDispense',
   'ImagingStudy',
+  'ChargeItem',
 ] as const;
 
 export type FhirResourceType = (typeof FHIR_RESOURCE_TYPES)[number];
@@ -287,6 +288,40 @@ export interface DiagnosticReport extends ResourceBase {
   presentedForm?: Attachment[];
 }
 
+/** https://hl7.org/fhir/R4/chargeitem.html */
+export type ChargeItemStatus =
+  'planned' | 'billable' | 'not-billable' | 'aborted' | 'billed' | 'entered-in-error' | 'unknown';
+
+/** https://hl7.org/fhir/R4/datatypes.html#Money */
+export interface Money {
+  value?: number;
+  currency?: string;
+}
+
+export interface ChargeItemReference extends Reference {
+  identifier?: Identifier;
+  type?: string;
+}
+
+export interface ChargeItem extends ResourceBase {
+  resourceType: 'ChargeItem';
+  identifier?: Identifier[];
+  status: ChargeItemStatus;
+  code: CodeableConcept;
+  subject: Reference;
+  occurrenceDateTime?: string;
+  performer?: { function?: CodeableConcept; actor: ChargeItemReference }[];
+  costCenter?: Reference;
+  quantity?: Quantity;
+  priceOverride?: Money;
+  enteredDate?: string;
+  reason?: CodeableConcept[];
+  service?: Reference[];
+  productCodeableConcept?: CodeableConcept;
+  supportingInformation?: ChargeItemReference[];
+  note?: Annotation[];
+}
+
 export type FhirResource =
   | Patient
   | ServiceRequest
@@ -295,7 +330,8 @@ export type FhirResource =
   | DiagnosticReport
   | MedicationRequest
   | MedicationDispense
-  | ImagingStudy;
+  | ImagingStudy
+  | ChargeItem;
 
 /**
  * A resource as read from the repository: content is JSON the repository holds, which other

@@ -4,6 +4,8 @@ export * from './errors';
 export * from './fhir.store';
 export * from './fhir.types';
 export * from './ids';
+export * from './charge-item.mapper';
+export { BILLING_SOURCE_SYSTEM, type ChargeItemReceipt } from './charge-item.writer';
 export * from './dispense.mapper';
 export type { DispenseWriteReceipt } from './dispense.writer';
 export {

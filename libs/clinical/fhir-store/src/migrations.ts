@@ -157,6 +157,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX event_ledger_patient_idx ON fhir.event_ledger (patient_id, received_at DESC);
     `,
   },
+  {
+    version: 5,
+    name: 'charge status',
+    sql: `
+      -- What decides a ChargeItem's status, per CHARGE line (its ChargeEvent id), kept apart
+      -- from the resource so that the billing engine's answer or a credit that arrives before
+      -- the charge itself is not lost: the ChargeItem is entered-in-error once reversed, else
+      -- the engine's latest answer (billed | aborted), else billable.
+      CREATE TABLE fhir.charge_status (
+        charge_event_id   text PRIMARY KEY,
+        engine_status     text CHECK (engine_status IN ('billed', 'aborted')),
+        engine_decided_at timestamptz,
+        engine_event_id   text,
+        reversed_by       text,
+        updated_at        timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 const MIGRATION_LOCK = advisoryLockKey('fhir.schema_migrations');

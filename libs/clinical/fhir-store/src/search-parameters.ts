@@ -60,6 +60,7 @@ const STATUS_SYSTEMS = {
   MedicationRequest: 'http://hl7.org/fhir/CodeSystem/medicationrequest-status',
   MedicationDispense: 'http://terminology.hl7.org/CodeSystem/medicationdispense-status',
   ImagingStudy: 'http://hl7.org/fhir/imagingstudy-status',
+  ChargeItem: 'http://hl7.org/fhir/chargeitem-status',
 } as const;
 
 const GENDER_SYSTEM = 'http://hl7.org/fhir/administrative-gender';
@@ -172,6 +173,26 @@ export const SEARCH_PARAMETERS: Readonly<
     reference('subject', ['Patient'], 'Whom the study is of (ImagingStudy.subject)'),
     reference('basedon', ['ServiceRequest'], 'The order performed (ImagingStudy.basedOn)'),
     date('started', 'When the study started (ImagingStudy.started)'),
+  ],
+  ChargeItem: [
+    token(
+      'identifier',
+      'Charge event, FT1-2 transaction id and charge key (ChargeItem.identifier)',
+    ),
+    token('code', 'Charge master code and CPT/HCPCS (ChargeItem.code)'),
+    token(
+      'status',
+      'Charge status: billable, billed, aborted, entered-in-error (ChargeItem.status)',
+    ),
+    patient,
+    reference('subject', ['Patient'], 'Whom the charge is for (ChargeItem.subject)'),
+    reference(
+      'service',
+      ['MedicationDispense', 'DiagnosticReport', 'ImagingStudy'],
+      'The work charged for (ChargeItem.service)',
+    ),
+    date('occurrence', 'Date of service (ChargeItem.occurrence)'),
+    date('entered-date', 'When the charge was decided (ChargeItem.enteredDate)'),
   ],
 };
 
@@ -344,6 +365,15 @@ export function indexEntries(resourceType: string, content: Json): IndexEntries 
       references.push(...referenceEntries('subject', content['subject']));
       references.push(...referenceEntries('basedon', content['basedOn']));
       dates.push(...dateEntries('started', content['started']));
+      break;
+    case 'ChargeItem':
+      tokens.push(...identifierTokens('identifier', content['identifier']));
+      tokens.push(...codingTokens('code', content['code']));
+      tokens.push(...codeToken('status', STATUS_SYSTEMS.ChargeItem, content['status']));
+      references.push(...referenceEntries('subject', content['subject']));
+      references.push(...referenceEntries('service', content['service']));
+      dates.push(...dateEntries('occurrence', content['occurrenceDateTime']));
+      dates.push(...dateEntries('entered-date', content['enteredDate']));
       break;
   }
   return {
