@@ -3,6 +3,7 @@
  * JSONB; migrations run at start-up) filled from the canonical topics, and its FHIR R4 API,
  * through which the EHR also registers patients and places and cancels orders. Orders are routed
  * with the terminology tables and published from the repository's outbox by OrderOutboxRelay.
+ * Charges and the billing engine's answers become ChargeItems (charge-item.writer.ts).
  */
 import {
   Inject,
@@ -45,6 +46,7 @@ import {
 } from '@ancillary/terminology-nest';
 import type { Pool } from 'pg';
 import { z } from 'zod';
+import { ChargeItemWriter } from './charge-item.writer';
 import { DispenseWriter } from './dispense.writer';
 import { ImagingReportWriter } from './imaging-report.writer';
 import { LabResultWriter } from './lab-result.writer';
@@ -145,6 +147,7 @@ export class EhrWriterModule {
         ImagingReportWriter,
         DispenseWriter,
         OrderStatusWriter,
+        ChargeItemWriter,
       ],
     };
   }
