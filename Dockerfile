@@ -9,6 +9,7 @@
 #   docker run --rm ancillary-hub:local apps/pharmacy-gateway/src/main.ts
 #   docker run --rm ancillary-hub:local apps/normalizer/src/main.ts
 #   docker run --rm ancillary-hub:local apps/ehr-writer/src/main.ts
+#   docker run --rm ancillary-hub:local apps/billing-trigger/src/main.ts
 #   docker run --rm ancillary-hub:local tools/contracts/provision.ts      # before the services
 #
 # NOT BUILT ON THE DEV/CI MACHINES: they have the docker CLI but no Docker engine, so this file
@@ -73,7 +74,8 @@ ENV NODE_ENV=production \
 
 COPY --from=deps /app/node_modules ./node_modules
 # What .dockerignore lets in: manifests, tsconfig (the register hook reads ./tsconfig.json and
-# its paths), the apps, the libs (libs/terminology/data is the default TERMINOLOGY_DIR) and the
+# its paths), the apps, the libs (libs/terminology/data is the default TERMINOLOGY_DIR,
+# libs/billing/charge-master/data the default CHARGE_MASTER_DIR) and the
 # tools an operator runs in a pod (provisioning, topic tail, dead-letter replay, reconcile).
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
 COPY apps ./apps
@@ -102,6 +104,7 @@ RUN set -u; \
     check 78 apps/pharmacy-gateway/src/main.ts; \
     check 78 apps/normalizer/src/main.ts; \
     check 78 apps/ehr-writer/src/main.ts; \
+    check 78 apps/billing-trigger/src/main.ts; \
     check 2 tools/contracts/provision.ts; \
     check 2 tools/kafka/tail.ts; \
     check 2 tools/ops/dlt-replay.ts; \
@@ -109,10 +112,10 @@ RUN set -u; \
     rm -rf /tmp/swc-native
 
 # MLLP (lab-, radiology-, pharmacy-gateway) and the HTTP ports of lab-gateway, normalizer,
-# ehr-writer, radiology-gateway, pharmacy-gateway (/health, /ready, /metrics; the ehr-writer's FHIR
-# API at /fhir, the pharmacy-gateway's POST /fhir/MedicationDispense). Documentation only: one
-# image, several services.
-EXPOSE 2575 2576 2577 8081 8082 8083 8084 8085
+# ehr-writer, radiology-gateway, pharmacy-gateway, billing-trigger (/health, /ready, /metrics; the
+# ehr-writer's FHIR API at /fhir, the pharmacy-gateway's POST /fhir/MedicationDispense, the
+# billing-trigger's /admin/charge-master). Documentation only: one image, several services.
+EXPOSE 2575 2576 2577 8081 8082 8083 8084 8085 8086
 
 # No HEALTHCHECK: Kubernetes ignores it and uses the probes in deploy/k8s; docker-compose.yml
 # declares its own per service, since the port differs by service.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The platform's services as local processes, for the demo and the end-to-end benchmark:
 #   services.sh up [service...]     start (idempotent), wait until each answers /ready
-#                                   (no service named: all five)
+#                                   (no service named: all six)
 #   services.sh down [service...]   SIGTERM (graceful: finish, commit, disconnect), then wait;
 #                                   with no service named, also the demo's simulated ancillaries
 #   services.sh status
@@ -15,11 +15,13 @@ RUN_DIR="$ROOT/.stack/run"
 LOG_DIR="$ROOT/.stack/logs"
 mkdir -p "$RUN_DIR" "$LOG_DIR"
 
-# Gateways first: `down` stops what accepts messages before what processes them.
-ALL=(lab-gateway radiology-gateway pharmacy-gateway normalizer ehr-writer)
+# Gateways first: `down` stops what accepts messages before what processes them. The
+# billing-trigger (DFT^P03 to the billing engine, 127.0.0.1:2593 by default: `npm run sim:billing`;
+# with no engine there, charges wait in Kafka and are resent) comes last.
+ALL=(lab-gateway radiology-gateway pharmacy-gateway normalizer ehr-writer billing-trigger)
 declare -A HTTP_PORTS=(
   [lab-gateway]=8081 [normalizer]=8082 [ehr-writer]=8083
-  [radiology-gateway]=8084 [pharmacy-gateway]=8085
+  [radiology-gateway]=8084 [pharmacy-gateway]=8085 [billing-trigger]=8086
 )
 
 say() { printf '[services] %s\n' "$*"; }

@@ -3,7 +3,8 @@
  * topics → exactly one charge event per billable unit on billing.charges.v1 (ChargeTrigger),
  * and, in a second consumer group of the same process, each charge event → DFT^P03 to the
  * billing engine (BillingSenderModule). Its state lives in the `billing` schema of the
- * platform's PostgreSQL, migrated at module init before any consumer starts.
+ * platform's PostgreSQL, migrated at module init before any consumer starts. HTTP: /health,
+ * /ready, /metrics, and /admin/charge-master (GET: the table in use; POST …/reload).
  */
 import {
   Inject,
@@ -18,7 +19,6 @@ import {
   billingSenderEnvSchema,
   billingSenderOptionsFrom,
 } from '@ancillary/billing-sender';
-import { ChargeMasterStore } from '@ancillary/charge-master';
 import {
   databaseEnvSchema,
   ianaTimeZone,
@@ -42,6 +42,7 @@ import type { Pool } from 'pg';
 import { z } from 'zod';
 import { BillingStateStore } from './billing-state.repository';
 import { BillingTriggerConsumers } from './billing-trigger.consumers';
+import { ChargeMasterController, createChargeMasterStore } from './charge-master.controller';
 import {
   BILLING_TRIGGER_SETTINGS,
   CHARGE_MASTER,
@@ -94,24 +95,9 @@ export class BillingTriggerModule {
       maxConnections: config.DATABASE_MAX_CONNECTIONS,
       applicationName: config.SERVICE_NAME,
     });
-    // Loaded at start: the service must not run without a valid charge master.
-    const chargeMaster = new ChargeMasterStore({
-      ...(config.CHARGE_MASTER_DIR ? { dir: config.CHARGE_MASTER_DIR } : {}),
-      onReload: (o) => {
-        if (o.ok) {
-          logger.info(
-            { version: o.chargeMaster.version, hash: o.chargeMaster.hash, changed: o.changed },
-            'charge master reloaded',
-          );
-        } else {
-          logger.error({ err: o.error }, 'charge master reload refused; keeping the old table');
-        }
-      },
-    });
-    logger.info(
-      { version: chargeMaster.current.version, hash: chargeMaster.current.hash },
-      'charge master loaded',
-    );
+    // Loaded at start: the service must not run without a valid charge master. Reloaded by
+    // POST /admin/charge-master/reload (ChargeMasterController), counted and logged.
+    const chargeMaster = createChargeMasterStore(config.CHARGE_MASTER_DIR, logger);
     const settings: BillingTriggerSettings = { timeZone: config.TIME_ZONE };
     return {
       module: BillingTriggerModule,
@@ -124,6 +110,7 @@ export class BillingTriggerModule {
         }),
         BillingSenderModule.forRoot(billingSenderOptionsFrom(config)),
       ],
+      controllers: [ChargeMasterController],
       providers: [
         { provide: POOL, useValue: pool },
         { provide: BillingStateStore, useValue: new BillingStateStore(pool) },
