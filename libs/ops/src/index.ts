@@ -8,3 +8,8 @@ export * from './reconcile/dead-letter.index';
 export * from './reconcile/chart.ledger';
 export * from './reconcile/message.classifier';
 export * from './reconcile/reconcile';
+export * from './charge-audit/charge-records';
+export * from './charge-audit/charge-dead-letters';
+export * from './charge-audit/charge.classifier';
+export * from './charge-audit/charge.chart';
+export * from './charge-audit/charge-audit';
