@@ -78,6 +78,44 @@ describe('readPartitionRanges', () => {
     );
   });
 
+  it('reads a range longer than one fetch to its end (each batch moves the fetch on)', async () => {
+    // 3 MB on partition 2 of a topic of its own: three times kafkajs' 1 MB per-partition fetch.
+    const big = testTopic(RawHl7EnvelopeContract, 1);
+    await provisionContracts(messaging.kafka, messaging.codec, [big], logger);
+    const producer = messaging.kafka.producer();
+    await producer.connect();
+    const payload = Buffer.alloc(30_000, 'x');
+    for (let chunk = 0; chunk < 4; chunk++) {
+      await producer.send({
+        topic: big.name,
+        acks: -1,
+        messages: Array.from({ length: 25 }, (_x, i) => ({
+          key: `k${chunk * 25 + i}`,
+          value: payload,
+        })),
+      });
+    }
+    await producer.disconnect();
+    try {
+      const offsets: number[] = [];
+      const outcome = await readPartitionRanges({
+        kafka: messaging.kafka,
+        groupId: uniqueName('ops-reader-big'),
+        logger,
+        idleTimeoutMs: 15_000,
+        ranges: [{ topic: big.name, partition: 0, from: 0n, to: 100n }],
+        onBatch: ({ messages }) => {
+          for (const m of messages) offsets.push(Number(m.offset));
+          return Promise.resolve();
+        },
+      });
+      expect(outcome).toEqual({ completed: true, stopped: false });
+      expect(offsets).toEqual(Array.from({ length: 100 }, (_x, i) => i));
+    } finally {
+      await deleteTopics(messaging.kafka, stack.registryUrl, [big]);
+    }
+  }, 60_000);
+
   it('ends when told to, from inside a batch', async () => {
     let batches = 0;
     const outcome = await readPartitionRanges({

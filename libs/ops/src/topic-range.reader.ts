@@ -227,6 +227,11 @@ export async function readPartitionRanges(options: ReadRangesOptions): Promise<R
             }
             state.next = BigInt(last.offset) + 1n;
           }
+          // Every record of the batch is handled or deliberately skipped: move the fetch on.
+          // Without it (eachBatchAutoResolve is off) kafkajs fetches from the same offset again,
+          // and a range longer than one fetch (1 MB per partition) is never read to its end.
+          const tail = batch.messages.at(-1);
+          if (tail) payload.resolveOffset(tail.offset);
           if (state.next >= state.range.to) {
             progress.delete(key);
             consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
