@@ -15,7 +15,7 @@ const ROOT = resolve(__dirname, '..', '..');
 describe('sim:ancillaries options', () => {
   it('defaults to the ports of the design', () => {
     expect(parseAncillariesOptions([])).toMatchObject({
-      SIM_ONLY: ['lis', 'ris', 'pharmacy'],
+      SIM_ONLY: ['lis', 'ris', 'pharmacy', 'billing'],
       SIM_HOST: '127.0.0.1',
       SIM_LIS_PORT: 2590,
       SIM_RIS_PORT: 2591,
@@ -26,6 +26,8 @@ describe('sim:ancillaries options', () => {
       SIM_RADIOLOGY_GATEWAY_PORT: 2576,
       SIM_PHARMACY_GATEWAY_PORT: 2577,
       SIM_PHARMACY_GATEWAY_URL: 'http://127.0.0.1:8085',
+      SIM_BILLING_PORT: 2593,
+      SIM_BILLING_LEDGER_PORT: 2594,
       SIM_STATUS_UPDATES: false,
       SIM_SEED: 1,
       SIM_REPORT_STYLE: 'loinc',
@@ -59,10 +61,18 @@ describe('sim:ancillaries options', () => {
           '50',
           '--run-id',
           'DEMO1',
+          '--billing-port',
+          '3593',
+          '--billing-ledger-port=3594',
+          '--billing-script',
+          'reject:Closed@code=300*',
         ],
         env,
       ),
     ).toMatchObject({
+      SIM_BILLING_PORT: 3593,
+      SIM_BILLING_LEDGER_PORT: 3594,
+      SIM_BILLING_SCRIPT: 'reject:Closed@code=300*',
       SIM_LIS_PORT: 4590,
       SIM_SCRIPT: 'accept',
       SIM_ONLY: ['lis', 'pharmacy'],
@@ -76,7 +86,10 @@ describe('sim:ancillaries options', () => {
     expect(() => parseAncillariesOptions(['--script', 'reject@when-ever'])).toThrow(
       /--script \/ SIM_SCRIPT: ack script rule "reject@when-ever": unknown selector/,
     );
-    expect(() => parseAncillariesOptions(['--only', 'lis,billing'])).toThrow(/--only \/ SIM_ONLY/);
+    expect(() => parseAncillariesOptions(['--only', 'lis,bank'])).toThrow(/--only \/ SIM_ONLY/);
+    expect(() => parseAncillariesOptions(['--billing-script', 'reject@stat=1'])).toThrow(
+      /--billing-script \/ SIM_BILLING_SCRIPT/,
+    );
     expect(() => parseAncillariesOptions(['--result-delay', '9-1'])).toThrow(
       /--result-delay \/ SIM_RESULT_DELAY_MS: delay range/,
     );
@@ -160,6 +173,9 @@ describe('sim:ancillaries run', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
+  let stderr = '';
+  const err = (): string => stderr;
+
   function start(args: string[]): { child: ChildProcessWithoutNullStreams; out: () => string } {
     const child = spawn(
       process.execPath,
@@ -167,8 +183,9 @@ describe('sim:ancillaries run', () => {
       { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' } },
     );
     let stdout = '';
+    stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', () => undefined);
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     cleanups.push(() => {
       if (child.exitCode === null) child.kill('SIGKILL');
       return Promise.resolve();
@@ -231,5 +248,53 @@ describe('sim:ancillaries run', () => {
     expect(await exited).toBe(0);
     const summary = out().slice(out().indexOf('| ancillary'));
     expect(summary).toMatch(/\| lis +\| +1 \| +1 \| +0 \| +0 \| +1 \| +0 \| +0 \|/);
+  });
+
+  it('runs the billing engine: DFT^P03 in, the ledger over HTTP while running and on SIGINT', async () => {
+    const { child, out } = start([
+      '--only',
+      'billing',
+      '--billing-port',
+      '0',
+      '--billing-ledger-port',
+      '0',
+    ]);
+    const listening = await waitFor(() => /billing listening on port (\d+)/.exec(out()), {
+      timeoutMs: 60_000,
+      description: 'the billing engine to listen',
+    });
+    const client = new MllpClient({ host: '127.0.0.1', port: Number(listening[1]) });
+    cleanups.push(() => client.close());
+    const sent = await client.send(
+      [
+        'MSH|^~\\&|ANCILLARY-HUB|NWH|SIMBILL|NWH-BILL|20260105093000+0000||DFT^P03^DFT_P03|CLI-B1|P|2.5',
+        'EVN|P03|20260105093000+0000',
+        'PID|1||40001234^^^NWH^MR||Test^Pat||19700101|F||||||||||ACC-1',
+        'PV1|1|O|||||||||||||||||V-1',
+        'FT1|1|T1||20260105081500+0000|20260105093000+0000|CG|30000101^Basic metabolic panel^NWHCDM|||1|42.00|42.00|LAB-CHEM||||||||||FCLI1^SIMLIS',
+        '',
+      ].join('\r'),
+    );
+    expect(sent.ack.get('MSA-1')).toBe('AA');
+    await waitFor(() => /← DFT\^P03 CLI-B1 1 FT1: CG 30000101 42\.00 \[accept\] → AA/.exec(out()), {
+      description: 'the DFT line',
+    });
+    const ledgerUrl = await waitFor(() => /ledger at (http:\/\/\S+\/ledger)/.exec(err())?.[1], {
+      description: 'the ledger URL on stderr',
+    });
+    const live = (await (await fetch(`${ledgerUrl}?filler=FCLI1`)).json()) as {
+      ledger: { transactionId: string; fillerOrderNumber: string }[];
+      totals: { net: number };
+    };
+    expect(live.ledger.map((l) => [l.transactionId, l.fillerOrderNumber])).toEqual([
+      ['T1', 'FCLI1'],
+    ]);
+    expect(live.totals.net).toBe(42);
+
+    const exited = new Promise<number | null>((resolveExit) => child.once('exit', resolveExit));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(out()).toContain('Billing engine ledger:');
+    expect(out()).not.toContain('| ancillary');
   });
 });

@@ -3,6 +3,9 @@
  * 2590), the RIS (2591) and the pharmacy (MLLP 2592, or FHIR on 8092). Each answers the orders
  * the gateways send as its ack script says, then sends results, reports and dispenses back to
  * the gateways (lab 2575, radiology 2576, pharmacy 2577 or http://127.0.0.1:8085).
+ * With them, the simulated billing engine that the billing trigger sends DFT^P03 to (MLLP 2593;
+ * its ledger read-only over HTTP on 2594, GET /ledger), so that the demo's one process —
+ * started by tools/demo/start.sh, stopped by services.sh down — covers every far end.
  *
  *   npm run sim:ancillaries
  *   npm run sim:ancillaries -- --script "reject:Analyzer offline@code=TROP*" --result-delay 500-1500
@@ -14,9 +17,10 @@
  * Exit status: 0 after a signal; 2 for bad options or a port already taken.
  */
 import { assertSupportedNode, port as portSchema } from '@ancillary/config';
-import { createLogger } from '@ancillary/observability';
+import { createLogger, type Logger } from '@ancillary/observability';
 import {
   ancillarySummaryTable,
+  BillingEngineSimulator,
   FhirPharmacyAncillary,
   LisAncillary,
   parseAckScript,
@@ -33,12 +37,14 @@ import { writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseCommandLine } from '../common/cli-args';
 import { runTool, UsageError } from '../common/tool-bootstrap';
+import { formatBillingEvent } from './billing';
 
 const USAGE = `usage: npm run sim:ancillaries -- [options]
 
-Simulated LIS, RIS and pharmacy receiving orders and sending results back.
+Simulated LIS, RIS and pharmacy receiving orders and sending results back, and the
+simulated billing engine receiving charges (DFT^P03) from the billing trigger.
 
-  --only LIST                 lis,ris,pharmacy (default all three)           SIM_ONLY
+  --only LIST                 lis,ris,pharmacy,billing (default all four)   SIM_ONLY
   --host H                    interface to listen on (default 127.0.0.1)     SIM_HOST
   --lis-port N                LIS orders, MLLP (default 2590)               SIM_LIS_PORT
   --ris-port N                RIS orders, MLLP (default 2591)               SIM_RIS_PORT
@@ -52,6 +58,11 @@ Simulated LIS, RIS and pharmacy receiving orders and sending results back.
   --pharmacy-gateway-port N   pharmacy gateway MLLP inbound (default 2577)  SIM_PHARMACY_GATEWAY_PORT
   --pharmacy-gateway-url URL  pharmacy gateway HTTP, FHIR mode              SIM_PHARMACY_GATEWAY_URL
                               (default http://127.0.0.1:8085)
+  --billing-port N            billing engine DFT^P03 in, MLLP (default 2593) SIM_BILLING_PORT
+  --billing-ledger-port N     its ledger over HTTP, read-only: GET /ledger, SIM_BILLING_LEDGER_PORT
+                              /ledger/totals, /health (default 2594)
+  --billing-script S          the billing engine's ack script (default      SIM_BILLING_SCRIPT
+                              accept; --script is not applied to it)
   --script S                  ack script of all three (default accept)      SIM_SCRIPT
   --lis-script S, --ris-script S, --pharmacy-script S
                               per ancillary, instead of --script            SIM_LIS_SCRIPT …
@@ -76,6 +87,8 @@ Ack scripts (comma-separated rules, first match wins, default accept):
                       when:   n | n-m | n+ (arrival number) | placer=<glob> | code=<glob>
                               | new | cancel | stat
   e.g. "reject:Analyzer offline@code=TROP*, 2*error@placer=ORD-9*, drop@3, delay:4000@stat"
+  For the billing engine, code= matches a charge code, CPT/HCPCS or NDC, placer= a filler
+  order number, new a charge, cancel a reversal (npm run sim:billing -- --help).
 
 exit status: 0 stopped by a signal, 2 bad options or a port in use`;
 
@@ -92,6 +105,9 @@ const OPTIONS = {
   'radiology-gateway-port': { type: 'string' },
   'pharmacy-gateway-port': { type: 'string' },
   'pharmacy-gateway-url': { type: 'string' },
+  'billing-port': { type: 'string' },
+  'billing-ledger-port': { type: 'string' },
+  'billing-script': { type: 'string' },
   script: { type: 'string' },
   'lis-script': { type: 'string' },
   'ris-script': { type: 'string' },
@@ -110,7 +126,8 @@ const OPTIONS = {
   help: { type: 'boolean' },
 } as const;
 
-type Kind = 'lis' | 'ris' | 'pharmacy';
+type Kind = 'lis' | 'ris' | 'pharmacy' | 'billing';
+const KINDS: readonly Kind[] = ['lis', 'ris', 'pharmacy', 'billing'];
 
 const share = z.coerce.number().min(0).max(1);
 const script = z
@@ -147,17 +164,17 @@ const delay = z
 export const ancillariesSchema = z.object({
   SIM_ONLY: z
     .string()
-    .default('lis,ris,pharmacy')
+    .default(KINDS.join(','))
     .transform((text, ctx): Kind[] => {
       const kinds = text
         .split(',')
         .map((k) => k.trim().toLowerCase())
         .filter(Boolean);
-      const wrong = kinds.filter((k) => !['lis', 'ris', 'pharmacy'].includes(k));
+      const wrong = kinds.filter((k) => !(KINDS as readonly string[]).includes(k));
       if (wrong.length > 0 || kinds.length === 0) {
         ctx.addIssue({
           code: 'custom',
-          message: `expected some of lis,ris,pharmacy, got "${text}"`,
+          message: `expected some of ${KINDS.join(',')}, got "${text}"`,
         });
         return z.NEVER;
       }
@@ -174,6 +191,9 @@ export const ancillariesSchema = z.object({
   SIM_RADIOLOGY_GATEWAY_PORT: portSchema.default(2576),
   SIM_PHARMACY_GATEWAY_PORT: portSchema.default(2577),
   SIM_PHARMACY_GATEWAY_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8085'),
+  SIM_BILLING_PORT: portSchema.default(2593),
+  SIM_BILLING_LEDGER_PORT: portSchema.default(2594),
+  SIM_BILLING_SCRIPT: script,
   SIM_SCRIPT: script,
   SIM_LIS_SCRIPT: script,
   SIM_RIS_SCRIPT: script,
@@ -212,6 +232,9 @@ const VARIABLE: Readonly<Record<Exclude<keyof typeof OPTIONS, 'help'>, keyof Anc
   'radiology-gateway-port': 'SIM_RADIOLOGY_GATEWAY_PORT',
   'pharmacy-gateway-port': 'SIM_PHARMACY_GATEWAY_PORT',
   'pharmacy-gateway-url': 'SIM_PHARMACY_GATEWAY_URL',
+  'billing-port': 'SIM_BILLING_PORT',
+  'billing-ledger-port': 'SIM_BILLING_LEDGER_PORT',
+  'billing-script': 'SIM_BILLING_SCRIPT',
   script: 'SIM_SCRIPT',
   'lis-script': 'SIM_LIS_SCRIPT',
   'ris-script': 'SIM_RIS_SCRIPT',
@@ -304,6 +327,22 @@ export function formatAncillaryEvent(event: AncillaryEvent, at: Date = new Date(
   }
 }
 
+type OrderKind = Exclude<Kind, 'billing'>;
+
+/** The simulated billing engine (its own ack script only), its DFTs as event lines. */
+function billingEngine(config: AncillariesConfig, logger: Logger): BillingEngineSimulator {
+  return new BillingEngineSimulator({
+    host: config.SIM_HOST,
+    port: config.SIM_BILLING_PORT,
+    ledgerPort: config.SIM_BILLING_LEDGER_PORT,
+    ...(config.SIM_BILLING_SCRIPT ? { script: config.SIM_BILLING_SCRIPT } : {}),
+    logger,
+    onEvent: (event) => {
+      console.log(formatBillingEvent(event));
+    },
+  });
+}
+
 /** What the command needs of each simulator, MLLP or FHIR. */
 interface Simulator {
   start(): Promise<unknown>;
@@ -331,13 +370,13 @@ async function main(): Promise<number> {
   const onEvent = (event: AncillaryEvent): void => {
     console.log(formatAncillaryEvent(event));
   };
-  const scriptFor = (kind: Kind): string | undefined =>
+  const scriptFor = (kind: OrderKind): string | undefined =>
     ({
       lis: config.SIM_LIS_SCRIPT,
       ris: config.SIM_RIS_SCRIPT,
       pharmacy: config.SIM_PHARMACY_SCRIPT,
     })[kind] ?? config.SIM_SCRIPT;
-  const common = (kind: Kind) => ({
+  const common = (kind: OrderKind) => ({
     terminology,
     host: config.SIM_HOST,
     seed: config.SIM_SEED,
@@ -348,9 +387,12 @@ async function main(): Promise<number> {
     logger,
     onEvent,
   });
-  const sims: { kind: Kind; sim: Simulator; target: string }[] = [];
+  const sims: { kind: OrderKind; sim: Simulator; target: string }[] = [];
+  const billing = config.SIM_ONLY.includes('billing') ? billingEngine(config, logger) : undefined;
   for (const kind of config.SIM_ONLY) {
     switch (kind) {
+      case 'billing':
+        break;
       case 'lis':
         sims.push({
           kind,
@@ -409,8 +451,9 @@ async function main(): Promise<number> {
   }
   try {
     for (const { sim } of sims) await sim.start();
+    await billing?.start();
   } catch (error) {
-    await Promise.all(sims.map(({ sim }) => sim.stop()));
+    await Promise.all([...sims.map(({ sim }) => sim.stop()), billing?.stop()]);
     throw new UsageError(
       `cannot listen: ${error instanceof Error ? error.message : String(error)} (another simulator running? pick other ports)`,
     );
@@ -423,20 +466,31 @@ async function main(): Promise<number> {
       `sim:ancillaries: ${kind} (${kind === 'pharmacy' ? config.SIM_PHARMACY_MODE : 'mllp'}) results → ${target}, script "${sim.scriptText}", result delay ${delayText}, seed ${config.SIM_SEED}`,
     );
   }
+  if (billing) {
+    console.error(
+      `sim:ancillaries: billing (mllp) DFT^P03 on ${config.SIM_HOST}:${billing.port}, script "${billing.scriptText}", ledger at ${billing.ledgerUrl}/ledger`,
+    );
+  }
   console.error('sim:ancillaries: running; Ctrl-C prints the summary and stops.');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  await Promise.all(sims.map(({ sim }) => sim.stop()));
+  await Promise.all([...sims.map(({ sim }) => sim.stop()), billing?.stop()]);
   const orders = sims.flatMap(({ sim }) => sim.orders());
-  console.log('');
-  console.log(
-    ancillarySummaryTable(
-      orders,
-      sims.flatMap(({ sim }) => sim.received()),
-    ),
-  );
+  if (sims.length > 0) {
+    console.log('');
+    console.log(
+      ancillarySummaryTable(
+        orders,
+        sims.flatMap(({ sim }) => sim.received()),
+      ),
+    );
+  }
+  if (billing) {
+    console.log('\nBilling engine ledger:\n');
+    console.log(billing.printLedger());
+  }
   if (config.SIM_TIMINGS_FILE) {
     writeFileSync(
       config.SIM_TIMINGS_FILE,

@@ -27,10 +27,11 @@ function dft(controlId: string, txn: string, type = 'CG', ref = ''): string {
 }
 
 describe('sim:billing options', () => {
-  it('defaults to port 2593 on loopback, accepting everything', () => {
+  it('defaults to port 2593 on loopback, the ledger on 2594, accepting everything', () => {
     expect(parseBillingSimOptions([])).toEqual({
       SIM_BILLING_PORT: 2593,
       SIM_BILLING_HOST: '127.0.0.1',
+      SIM_BILLING_LEDGER_PORT: 2594,
       SIM_BILLING_LOG_LEVEL: 'warn',
     });
   });
@@ -47,6 +48,8 @@ describe('sim:billing options', () => {
           '--port',
           '0',
           '--host=0.0.0.0',
+          '--ledger-port',
+          '3594',
           '--script',
           'reject:Closed@code=300*',
           '--ledger-file',
@@ -59,6 +62,7 @@ describe('sim:billing options', () => {
     ).toEqual({
       SIM_BILLING_PORT: 0,
       SIM_BILLING_HOST: '0.0.0.0',
+      SIM_BILLING_LEDGER_PORT: 3594,
       SIM_BILLING_SCRIPT: 'reject:Closed@code=300*',
       SIM_BILLING_LEDGER_FILE: '/tmp/l.json',
       SIM_BILLING_LOG_LEVEL: 'info',
@@ -71,6 +75,9 @@ describe('sim:billing options', () => {
       /--script \/ SIM_BILLING_SCRIPT: ack script rule "reject@stat=1": unknown selector/,
     );
     expect(() => parseBillingSimOptions(['--port', 'x'])).toThrow(/--port \/ SIM_BILLING_PORT/);
+    expect(() => parseBillingSimOptions(['--ledger-port', '70000'])).toThrow(
+      /--ledger-port \/ SIM_BILLING_LEDGER_PORT/,
+    );
     expect(() => parseBillingSimOptions([], { SIM_BILLING_LOG_LEVEL: 'loud' })).toThrow(
       /SIM_BILLING_LOG_LEVEL/,
     );
@@ -173,20 +180,25 @@ describe('sim:billing run', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  function start(args: string[]): { child: ChildProcessWithoutNullStreams; out: () => string } {
+  function start(args: string[]): {
+    child: ChildProcessWithoutNullStreams;
+    out: () => string;
+    err: () => string;
+  } {
     const child = spawn(
       process.execPath,
       ['-r', '@swc-node/register', join(ROOT, 'tools/simulators/billing.ts'), ...args],
       { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' } },
     );
     let stdout = '';
+    let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', () => undefined);
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     cleanups.push(() => {
       if (child.exitCode === null) child.kill('SIGKILL');
       return Promise.resolve();
     });
-    return { child, out: () => stdout };
+    return { child, out: () => stdout, err: () => stderr };
   }
 
   it('answers per its script, prints one line per DFT, and the ledger on SIGINT and in the file', async () => {
@@ -196,8 +208,10 @@ describe('sim:billing run', () => {
       return Promise.resolve();
     });
     const ledgerFile = join(dir, 'ledger.json');
-    const { child, out } = start([
+    const { child, out, err } = start([
       '--port',
+      '0',
+      '--ledger-port',
       '0',
       '--script',
       'reject:Account closed for posting@4',
@@ -223,6 +237,17 @@ describe('sim:billing run', () => {
     expect(out()).toMatch(/← DFT\^P03 CLI-1 \(resend: same answer AA, not posted again\)/);
     expect(out()).toMatch(/← DFT\^P03 CLI-3 1 FT1: CD 30012345 42\.00 \[accept\] → AA, posted #3/);
     expect(out()).toMatch(/CLI-4 .*\[reject:Account closed for posting\] → AR: Account closed/);
+
+    // While it runs, the ledger is readable over HTTP from another process.
+    const ledgerUrl = await waitFor(() => /ledger at (http:\/\/\S+\/ledger);/.exec(err())?.[1], {
+      description: 'the ledger URL on stderr',
+    });
+    const live = (await (await fetch(ledgerUrl)).json()) as {
+      ledger: { transactionId: string }[];
+      totals: { net: number; duplicates: number };
+    };
+    expect(live.ledger.map((l) => l.transactionId)).toEqual(['T1', 'T2', 'T3']);
+    expect(live.totals).toMatchObject({ net: 42, duplicates: 1 });
 
     const exited = new Promise<number | null>((resolveExit) => child.once('exit', resolveExit));
     child.kill('SIGINT');

@@ -1,7 +1,8 @@
 /**
  * The simulated billing engine, in its own process: takes the billing trigger's DFT^P03 over
- * MLLP (default port 2593), answers as its ack script says, and keeps a ledger — printed with
- * its totals on SIGINT/SIGTERM, and written as JSON with --ledger-file.
+ * MLLP (default port 2593), answers as its ack script says, and keeps a ledger — served
+ * read-only as JSON while it runs (GET http://127.0.0.1:2594/ledger, /ledger/totals, /health),
+ * printed with its totals on SIGINT/SIGTERM, and written as JSON with --ledger-file.
  *
  *   npm run sim:billing
  *   npm run sim:billing -- --script "reject:Account closed@code=300*, error@1-2" --ledger-file /tmp/ledger.json
@@ -32,6 +33,8 @@ Simulated billing engine: takes DFT^P03 over MLLP, answers per its ack script, k
 
   --port N            DFT^P03 in, MLLP (default 2593; 0 picks a free one)  SIM_BILLING_PORT
   --host H            interface to listen on (default 127.0.0.1)           SIM_BILLING_HOST
+  --ledger-port N     the ledger over HTTP, read-only: GET /ledger,        SIM_BILLING_LEDGER_PORT
+                      /ledger/totals, /health (default 2594; 0 picks one)
   --script S          ack script (default accept)                          SIM_BILLING_SCRIPT
   --ledger-file FILE  write the ledger, totals and arrivals as JSON on exit SIM_BILLING_LEDGER_FILE
   --log-level L       warn (default), error, info, debug, silent           SIM_BILLING_LOG_LEVEL
@@ -52,6 +55,7 @@ exit status: 0 stopped by a signal, 2 bad options or a port in use`;
 const OPTIONS = {
   port: { type: 'string' },
   host: { type: 'string' },
+  'ledger-port': { type: 'string' },
   script: { type: 'string' },
   'ledger-file': { type: 'string' },
   'log-level': { type: 'string' },
@@ -62,6 +66,7 @@ const OPTIONS = {
 export const billingSimSchema = z.object({
   SIM_BILLING_PORT: portSchema.default(2593),
   SIM_BILLING_HOST: z.string().min(1).default('127.0.0.1'),
+  SIM_BILLING_LEDGER_PORT: portSchema.default(2594),
   SIM_BILLING_SCRIPT: z
     .string()
     .optional()
@@ -85,6 +90,7 @@ export type BillingSimConfig = z.output<typeof billingSimSchema>;
 const VARIABLE: Readonly<Record<Exclude<keyof typeof OPTIONS, 'help'>, keyof BillingSimConfig>> = {
   port: 'SIM_BILLING_PORT',
   host: 'SIM_BILLING_HOST',
+  'ledger-port': 'SIM_BILLING_LEDGER_PORT',
   script: 'SIM_BILLING_SCRIPT',
   'ledger-file': 'SIM_BILLING_LEDGER_FILE',
   'log-level': 'SIM_BILLING_LOG_LEVEL',
@@ -165,6 +171,7 @@ async function main(): Promise<number> {
   const sim = new BillingEngineSimulator({
     host: config.SIM_BILLING_HOST,
     port: config.SIM_BILLING_PORT,
+    ledgerPort: config.SIM_BILLING_LEDGER_PORT,
     ...(config.SIM_BILLING_SCRIPT ? { script: config.SIM_BILLING_SCRIPT } : {}),
     logger,
     onEvent: (event) => {
@@ -176,11 +183,11 @@ async function main(): Promise<number> {
   } catch (error) {
     await sim.stop();
     throw new UsageError(
-      `cannot listen: ${error instanceof Error ? error.message : String(error)} (another billing simulator running? pick another --port)`,
+      `cannot listen: ${error instanceof Error ? error.message : String(error)} (another billing simulator running? pick another --port / --ledger-port)`,
     );
   }
   console.error(
-    `sim:billing: DFT^P03 on ${config.SIM_BILLING_HOST}:${sim.port}, script "${sim.scriptText}"; Ctrl-C prints the ledger and stops.`,
+    `sim:billing: DFT^P03 on ${config.SIM_BILLING_HOST}:${sim.port}, script "${sim.scriptText}", ledger at ${sim.ledgerUrl}/ledger; Ctrl-C prints the ledger and stops.`,
   );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

@@ -28,6 +28,9 @@
  * - Keeps every arrival with its answer (`received()`) and the ledger (`ledger()`, `totals()`,
  *   `netByChargeKey()`, `printLedger()`; duplicates and reversals: billing-ledger.ts); can be
  *   taken `down()` and brought back `up()` on the same port with its state.
+ * - With `ledgerPort`, also serves its ledger read-only over HTTP (`GET /ledger`,
+ *   `/ledger/totals`, `/health`: billing-ledger.http.ts) for other processes, such as the demo;
+ *   that stays up while the MLLP side is `down()`, so the ledger can be read during an outage.
  */
 import {
   ackModeOf,
@@ -55,7 +58,10 @@ import {
   type BillingTotals,
   type ChargeKeyNet,
 } from './billing-ledger';
+import { BillingLedgerHttpServer } from './billing-ledger.http';
 import { ScriptedMllpListener, type ListenerReply } from './scripted-mllp.listener';
+
+export { BillingLedgerHttpServer, type BillingLedgerSource } from './billing-ledger.http';
 
 export interface BillingEngineSimulatorOptions {
   /** Interface to listen on; default 127.0.0.1. */
@@ -69,6 +75,10 @@ export interface BillingEngineSimulatorOptions {
   facility?: string;
   /** FT1-26 modifiers exempt from the duplicate flag; default 76, 77, 91 (billing-ledger.ts). */
   duplicateExemptModifiers?: readonly string[];
+  /** Serve the ledger over HTTP on this port (0 picks a free one; the demo uses 2594); default none. */
+  ledgerPort?: number;
+  /** Interface of the ledger HTTP server; default `host`. */
+  ledgerHost?: string;
   logger?: Logger;
   onEvent?: (event: BillingEngineEvent) => void;
 }
@@ -146,9 +156,11 @@ export class BillingEngineSimulator {
   private readonly pending = new WeakMap<Hl7Message, Arrival>();
   private readonly waiters = new Set<() => void>();
   private readonly logger: Logger | undefined;
+  private readonly ledgerHttp: BillingLedgerHttpServer | undefined;
   private script: AckScript;
   private scriptIndex = 0;
   private boundPort: number | undefined;
+  private ledgerListening = false;
   private stopped = false;
 
   constructor(private readonly options: BillingEngineSimulatorOptions) {
@@ -170,13 +182,32 @@ export class BillingEngineSimulator {
       },
       ...(options.logger ? { logger: options.logger } : {}),
     });
+    this.ledgerHttp =
+      options.ledgerPort === undefined
+        ? undefined
+        : new BillingLedgerHttpServer(this, {
+            host: options.ledgerHost ?? options.host ?? '127.0.0.1',
+            port: options.ledgerPort,
+          });
   }
 
-  /** Starts listening; resolves with the bound address (port 0 → the one picked). */
+  /**
+   * Starts listening (and, the first time, the ledger HTTP server when `ledgerPort` is set);
+   * resolves with the MLLP address (port 0 → the one picked).
+   */
   async start(): Promise<net.AddressInfo> {
     if (this.stopped) throw new Error('simulated billing engine was stopped');
     const address = await this.listener.listen(this.boundPort ?? this.options.port);
     this.boundPort = address.port;
+    if (this.ledgerHttp && !this.ledgerListening) {
+      try {
+        await this.ledgerHttp.listen();
+        this.ledgerListening = true;
+      } catch (error) {
+        await this.listener.close();
+        throw error;
+      }
+    }
     this.options.onEvent?.({ type: 'listening', port: address.port });
     return address;
   }
@@ -184,7 +215,7 @@ export class BillingEngineSimulator {
   /** Stops listening for good; the ledger stays readable. */
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.listener.close();
+    await Promise.all([this.listener.close(), this.ledgerHttp?.close()]);
   }
 
   /** Stops listening (connections dropped, new ones refused); the ledger and cache stay. */
@@ -208,6 +239,14 @@ export class BillingEngineSimulator {
   get port(): number {
     if (this.boundPort === undefined) throw new Error('simulated billing engine has not started');
     return this.boundPort;
+  }
+
+  /** Where the ledger is served, e.g. `http://127.0.0.1:2594` (`ledgerPort` set and started). */
+  get ledgerUrl(): string {
+    if (!this.ledgerHttp || !this.ledgerListening) {
+      throw new Error('simulated billing engine: no ledger HTTP server (ledgerPort) running');
+    }
+    return this.ledgerHttp.url;
   }
 
   /** Replaces the ack script (arrival numbers go on counting). */
