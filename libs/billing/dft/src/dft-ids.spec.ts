@@ -39,4 +39,12 @@ describe('dftControlId', () => {
     // the separator keeps ["AB"] and ["A", "B"] apart
     expect(dftControlId([{ transactionId: 'AB' }])).not.toBe(id);
   });
+
+  it('is a new control id per replay generation, the original for generation 0', () => {
+    const lines = [{ transactionId: 'A' }];
+    expect(dftControlId(lines, 0)).toBe(dftControlId(lines));
+    const replays = [1, 2, 3].map((g) => dftControlId(lines, g));
+    expect(new Set([dftControlId(lines), ...replays]).size).toBe(4);
+    for (const r of replays) expect(r).toMatch(/^D[0-9A-F]{19}$/);
+  });
 });

@@ -39,10 +39,17 @@ export function transactionIdFor(eventId: string): string {
 /**
  * MSH-10 for a set of lines: `D` and 19 hex characters of SHA-256 over their transaction ids
  * in order (MSH-10 is ST, 20 characters, v2.5 ch. 2.15.9.10). The same lines in the same order
- * give the same control id, so a resend repeats it.
+ * give the same control id, so a resend repeats it (an engine answers a repeated MSH-10 from its
+ * de-duplication). `generation` > 0 makes a new message of the same lines: a dead-lettered
+ * charge replayed after the fix (its x-replay-count) must be judged again, not answered with
+ * the old AR.
  */
-export function dftControlId(charges: readonly { readonly transactionId: string }[]): string {
+export function dftControlId(
+  charges: readonly { readonly transactionId: string }[],
+  generation = 0,
+): string {
   const digest = createHash('sha256');
   for (const c of charges) digest.update(c.transactionId).update('\0');
+  if (generation > 0) digest.update(`\u0001${generation}`);
   return `D${digest.digest('hex').slice(0, 19).toUpperCase()}`;
 }

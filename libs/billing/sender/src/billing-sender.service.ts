@@ -11,8 +11,13 @@
  * a crash between recording and publishing loses no status.
  */
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { buildDftP03, DftBuildError } from '@ancillary/billing-dft';
-import { Topics, type ChargeEvent, type ChargeStatusEvent } from '@ancillary/contracts';
+import { buildDftP03, dftControlId, DftBuildError } from '@ancillary/billing-dft';
+import {
+  ReplayHeaders,
+  Topics,
+  type ChargeEvent,
+  type ChargeStatusEvent,
+} from '@ancillary/contracts';
 import type { Hl7Message } from '@ancillary/hl7-core';
 import { MllpError } from '@ancillary/hl7-mllp';
 import { type ConsumedMessage, MessageProducer } from '@ancillary/messaging-kafka';
@@ -148,6 +153,7 @@ export class BillingSenderService implements OnModuleInit, OnApplicationShutdown
     let message: Hl7Message;
     try {
       message = buildDftP03([charge], {
+        controlId: dftControlId([charge], replayGeneration(record)),
         version: this.options.version,
         reversalStyle: this.options.reversalStyle,
         sendingApplication: this.options.sendingApplication,
@@ -300,6 +306,15 @@ export class BillingSenderService implements OnModuleInit, OnApplicationShutdown
       context: record.context,
     });
   }
+}
+
+/**
+ * How many times the record was replayed from the dead-letter topic (x-replay-count), 0 for an
+ * original: each replay is a new DFT^P03 (new MSH-10) to the engine, a resend is the same one.
+ */
+export function replayGeneration(record: { headers: Record<string, string | undefined> }): number {
+  const count = Number(record.headers[ReplayHeaders.replayCount] ?? '0');
+  return Number.isInteger(count) && count > 0 ? count : 0;
 }
 
 /** Deterministic: the same answer to the same DFT^P03 is the same status event. */
