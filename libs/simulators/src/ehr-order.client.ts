@@ -15,6 +15,8 @@ export const CPT = 'http://www.ama-assn.org/go/cpt';
 export const RXNORM = 'http://www.nlm.nih.gov/research/umls/rxnorm';
 export const ICD10CM = 'http://hl7.org/fhir/sid/icd-10-cm';
 export const DEFAULT_PLACER_SYSTEM = 'urn:ancillary:placer-order';
+/** The EHR's visit (encounter) numbers. */
+export const VISIT_SYSTEM = 'urn:ancillary:visit';
 const SNOMED = 'http://snomed.info/sct';
 
 export type OrderPriority = 'routine' | 'urgent' | 'asap' | 'stat';
@@ -40,6 +42,11 @@ interface CommonOrder {
   requester?: OrderingProvider;
   reasons?: Coded[];
   notes?: string[];
+  /**
+   * The visit the order belongs to (ServiceRequest/MedicationRequest.encounter, by identifier):
+   * it travels as PV1-19 and PID-18, and billing posts the charge to it.
+   */
+  encounter?: string;
 }
 
 export interface LabOrder extends CommonOrder {
@@ -305,6 +312,9 @@ export class EhrOrderClient {
       intent: 'order',
       priority: order.priority ?? 'routine',
       subject: { reference: `Patient/${order.patientId}` },
+      ...(order.encounter
+        ? { encounter: { identifier: { system: VISIT_SYSTEM, value: order.encounter } } }
+        : {}),
       authoredOn: new Date().toISOString(),
       ...(order.requester
         ? {

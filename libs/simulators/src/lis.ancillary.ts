@@ -114,13 +114,18 @@ export class LisAncillary extends OrderReceivingAncillary<OrderableDefinition> {
       ...(provider ? { provider } : {}),
     };
     const result = Hl7Message.parse(this.generator.resultFor(request).bytes);
-    // the laboratory reports on the patient as ordered: PID exactly as it came
-    if (received.pid) {
-      const pid = result.segment('PID');
-      const at = pid ? result.indexOf(pid) : -1;
+    // the laboratory reports on the patient and visit as ordered: PID and PV1 exactly as they
+    // came (PID-18 account and PV1-19 visit number are what billing posts the charge to)
+    for (const [name, segment] of [
+      ['PID', received.pid],
+      ['PV1', received.pv1],
+    ] as const) {
+      if (!segment) continue;
+      const generated = result.segment(name);
+      const at = generated ? result.indexOf(generated) : -1;
       if (at > 0) {
         result.removeSegment(at);
-        copySegment(result, received.pid, { index: at });
+        copySegment(result, segment, { index: at });
       }
     }
     return result;

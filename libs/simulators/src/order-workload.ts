@@ -137,6 +137,8 @@ export async function placeOrders(
         placerOrderNumber: planned.placerOrderNumber,
         priority: planned.priority,
         requester: planned.requester,
+        // One visit per patient and run: the account the ancillaries echo and billing posts to.
+        encounter: `V${planned.placerOrderNumber.split('-')[0] ?? ''}-${planned.patient.mrn}`,
         reasons: [REASONS[Number(planned.placerOrderNumber.slice(-4)) % REASONS.length]].filter(
           (r) => r !== undefined,
         ),

@@ -36,7 +36,7 @@ function lines(message: Hl7Message): string[] {
 }
 
 const PID =
-  'PID|1||MRN-T-0001^^^NWH^MR~9990001^^^&urn:oid:2.16.840.1.113883.4.1&URI^SS||Testpatient^Alex^Jordan^^^^L||19800229|F';
+  'PID|1||MRN-T-0001^^^NWH^MR~9990001^^^&urn:oid:2.16.840.1.113883.4.1&URI^SS||Testpatient^Alex^Jordan^^^^L||19800229|F||||||||||ENC-77';
 const PV1 = 'PV1|1|O|||||||||||||||||ENC-77';
 const CMP =
   'CMP^Comprehensive metabolic panel^L^24323-8^Comprehensive metabolic 2000 panel - Serum or Plasma^LN';
@@ -152,7 +152,9 @@ describe('buildOrderMessage', () => {
     const msh = lines(message)[0]!;
     expect(msh.endsWith('|P|2.5.1||||||UNICODE UTF-8')).toBe(true);
     const pid = lines(message)[1]!;
-    expect(pid).toBe('PID|1||A\\S\\1^^^NWH^MR||Müller\\F\\Smith^Alex^Jordan^^^^L||19800229|F');
+    expect(pid).toBe(
+      'PID|1||A\\S\\1^^^NWH^MR||Müller\\F\\Smith^Alex^Jordan^^^^L||19800229|F||||||||||ENC-77',
+    );
     // a requester known by display only: the display in XCN.2
     expect(message.get('ORC-12.1')).toBe('P&1');
     expect(message.get('ORC-12.2')).toBe('Dr. Ng ~ Lee');

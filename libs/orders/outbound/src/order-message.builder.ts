@@ -190,6 +190,9 @@ function writePatient(w: SegmentWriter, order: OrderEvent): void {
       p.familyName || given ? [p.familyName, given, middle.join(' '), null, null, null, 'L'] : null,
     7: hl7Date(p.birthDate),
     8: p.administrativeSex,
+    // PID-18 the account the work is billed to: the encounter's (one account per visit, as the
+    // ancillary echoes it back on results and billing posts charges to it).
+    18: order.encounterId,
   });
   // PV1-2 `O` (outpatient, table 0004): the order does not say; PV1-19 the visit when known.
   w.add('PV1', { 1: '1', 2: 'O', 19: order.encounterId });
