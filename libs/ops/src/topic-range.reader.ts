@@ -277,6 +277,28 @@ export async function withAdmin<T>(kafka: Kafka, work: (admin: Admin) => Promise
 }
 
 /** Fails with TopicNotFoundError naming every topic that does not exist. */
+/**
+ * Deletes the throwaway group a read used. A read with nothing to read never creates its group,
+ * so "group id not found" is the expected answer then, not a problem worth a warning.
+ */
+export async function deleteReadGroup(
+  kafka: Kafka,
+  groupId: string,
+  logger: Logger,
+  what: string,
+): Promise<void> {
+  try {
+    await withAdmin(kafka, (admin) => admin.deleteGroups([groupId]));
+  } catch (error) {
+    const groups = (error as { groups?: { error?: { type?: string } }[] }).groups ?? [];
+    if (groups.length > 0 && groups.every((g) => g.error?.type === 'GROUP_ID_NOT_FOUND')) return;
+    logger.warn(
+      { groupId, ...describeError(error) },
+      `could not delete the ${what} consumer group`,
+    );
+  }
+}
+
 export async function assertTopicsExist(admin: Admin, topics: readonly string[]): Promise<void> {
   const existing = new Set(await admin.listTopics());
   const missing = topics.filter((t) => !existing.has(t));

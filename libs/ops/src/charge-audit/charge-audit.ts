@@ -24,7 +24,7 @@ import {
   type ValueContract,
 } from '@ancillary/contracts';
 import { SchemaViolationError, type AvroCodec } from '@ancillary/messaging-kafka';
-import { counter, describeError, type Logger } from '@ancillary/observability';
+import { counter, type Logger } from '@ancillary/observability';
 import type { Kafka } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
@@ -32,6 +32,7 @@ import { readDeadLetter, type DeadLetterRecord } from '../dead-letter.record';
 import { InvalidOpsOptionsError } from '../ops.errors';
 import {
   assertTopicsExist,
+  deleteReadGroup,
   readPartitionRanges,
   watermarks,
   withAdmin,
@@ -398,9 +399,7 @@ async function readChargeDeadLetters(
       },
     });
   } finally {
-    await withAdmin(kafka, (admin) => admin.deleteGroups([groupId])).catch((error: unknown) => {
-      log.warn({ ...describeError(error) }, 'could not delete the charge audit consumer group');
-    });
+    await deleteReadGroup(kafka, groupId, log, 'charge audit');
   }
   return index;
 }

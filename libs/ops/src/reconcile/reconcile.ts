@@ -23,7 +23,7 @@ import {
   type RawHl7Envelope,
 } from '@ancillary/contracts';
 import { headersToStrings, SchemaViolationError, type AvroCodec } from '@ancillary/messaging-kafka';
-import { counter, describeError, type Logger } from '@ancillary/observability';
+import { counter, type Logger } from '@ancillary/observability';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
@@ -31,6 +31,7 @@ import { readDeadLetter, ReplayHeaders } from '../dead-letter.record';
 import { InvalidOpsOptionsError } from '../ops.errors';
 import {
   assertTopicsExist,
+  deleteReadGroup,
   offsetsAtTimestamp,
   readPartitionRanges,
   watermarks,
@@ -354,9 +355,7 @@ export async function reconcile(options: ReconcileOptions): Promise<ReconcileRep
       }
     }
   } finally {
-    await withAdmin(kafka, (admin) => admin.deleteGroups([groupId])).catch((error: unknown) => {
-      log.warn({ ...describeError(error) }, 'could not delete the reconcile consumer group');
-    });
+    await deleteReadGroup(kafka, groupId, log, 'reconcile');
   }
 
   report.ok = report.counts.missing === 0;
