@@ -366,8 +366,14 @@ describe('charges to the billing engine (credit reversals)', () => {
         sent_at: expect.any(Date) as Date,
       },
     ]);
-    const metrics = await metricsRegistry().getSingleMetricAsString('charges_sent_total');
-    expect(metrics).toMatch(/charges_sent_total\{department="LAB-CHEM",outcome="accepted"\} [1-9]/);
+    // counted right after the row is committed (the test may read the row first)
+    await waitFor(
+      async () =>
+        /charges_sent_total\{department="LAB-CHEM",outcome="accepted"\} [1-9]/.test(
+          await metricsRegistry().getSingleMetricAsString('charges_sent_total'),
+        ),
+      { description: 'the accepted charge counted' },
+    );
   });
 
   it('sends a charge published twice once: the second is skipped, never reaching the engine', async () => {

@@ -210,17 +210,17 @@ export class BillingSenderService implements OnModuleInit, OnApplicationShutdown
           controlId,
           sentAt,
         });
+        sentTotal.inc({ department, outcome: 'accepted' });
+        lagSeconds.observe(
+          { department },
+          Math.max(0, (sentAt.getTime() - charge.dateOfService) / 1000),
+        );
         await this.publishStatus(charge, record, {
           status: 'BILLED',
           ackCode: answer.ackCode,
           messageControlId: controlId,
           decidedAt: sentAt,
         });
-        sentTotal.inc({ department, outcome: 'accepted' });
-        lagSeconds.observe(
-          { department },
-          Math.max(0, (sentAt.getTime() - charge.dateOfService) / 1000),
-        );
         this.logger.info(answered, 'charge accepted by the billing engine');
         return;
       }
