@@ -1,4 +1,10 @@
-import { DEFAULT_TERMINOLOGY_DIR, readCsv, type TerminologyIssue } from '@ancillary/terminology';
+import {
+  DEFAULT_TERMINOLOGY_DIR,
+  readCsv,
+  TERMINOLOGY_FILES,
+  type TerminologyFileName,
+  type TerminologyIssue,
+} from '@ancillary/terminology';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,11 +29,14 @@ function parse(...rows: string[]) {
   return parseChargeMaster([HEADER, ...rows].join('\n'), MANIFEST);
 }
 
-/** Every row of a terminology table, read straight from the CSV (every facility, file order). */
-function terminologyRows(file: string, columns: readonly string[]): Map<string, string>[] {
+/**
+ * Every row of a terminology table, read straight from the CSV (every facility, file order),
+ * with the columns the terminology loader itself requires.
+ */
+function terminologyRows(file: TerminologyFileName): Map<string, string>[] {
   const issues: TerminologyIssue[] = [];
   const text = readFileSync(join(DEFAULT_TERMINOLOGY_DIR, file), 'utf8');
-  const rows = readCsv(file, text, columns, issues);
+  const rows = readCsv(file, text, TERMINOLOGY_FILES[file], issues);
   if (!rows || issues.length > 0) throw new Error(`${file}: ${JSON.stringify(issues)}`);
   return rows.map((r) => new Map(r.values));
 }
@@ -57,37 +66,9 @@ describe('the starter charge master', () => {
   // the CSVs themselves: a new orderable, study or drug without a charge fails here, not in the
   // dead-letter topic of a demo.
   it('prices every orderable, imaging procedure and formulary drug in the terminology data', () => {
-    const orderables = terminologyRows('orderables.csv', [
-      'facility',
-      'local_code',
-      'local_system',
-      'local_display',
-      'loinc_code',
-      'loinc_display',
-      'specimen_type',
-      'components',
-    ]);
-    const procedures = terminologyRows('imaging-procedures.csv', [
-      'facility',
-      'local_code',
-      'local_system',
-      'local_display',
-      'cpt_code',
-      'cpt_display',
-      'modality',
-      'default_modifiers',
-    ]);
-    const drugs = terminologyRows('formulary.csv', [
-      'facility',
-      'local_code',
-      'local_display',
-      'rxnorm_code',
-      'rxnorm_display',
-      'ndc',
-      'ndc_display',
-      'dispense_unit',
-      'dose_form',
-    ]);
+    const orderables = terminologyRows('orderables.csv');
+    const procedures = terminologyRows('imaging-procedures.csv');
+    const drugs = terminologyRows('formulary.csv');
     expect(orderables.filter((o) => o.get('facility') === 'NWH-LAB').length).toBeGreaterThan(10);
     expect(procedures.length).toBeGreaterThan(5);
     expect(drugs.length).toBeGreaterThan(5);
@@ -126,16 +107,7 @@ describe('the starter charge master', () => {
   });
 
   it('keeps every imaging CPT and modifier of the terminology on its charge', () => {
-    const procedures = terminologyRows('imaging-procedures.csv', [
-      'facility',
-      'local_code',
-      'local_system',
-      'local_display',
-      'cpt_code',
-      'cpt_display',
-      'modality',
-      'default_modifiers',
-    ]);
+    const procedures = terminologyRows('imaging-procedures.csv');
     for (const p of procedures) {
       const row = cdm.chargeFor(
         { kind: 'imaging', system: 'CPT', code: p.get('cpt_code') ?? '' },
