@@ -1,4 +1,5 @@
 import {
+  chargeRecordKey,
   criticalAlertId,
   dispenseEventId,
   imagingReportEventId,
@@ -108,5 +109,17 @@ describe('resourceDigest', () => {
       resourceDigest(dispense),
     );
     expect(resourceDigest(dispense)).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('chargeRecordKey', () => {
+  it('is the first patient identifier, else the charge key', () => {
+    const identifiers = [{ value: 'MRN-1' }, { value: 'SSN-1' }];
+    expect(chargeRecordKey({ patient: { identifiers }, chargeKey: 'F1|C|2026-12-04' })).toBe(
+      'MRN-1',
+    );
+    expect(chargeRecordKey({ patient: { identifiers: [] }, chargeKey: 'dispense:D1' })).toBe(
+      'dispense:D1',
+    );
   });
 });

@@ -121,6 +121,18 @@ export function dispenseEventId(sourceSystem: string, dispenseId: string, versio
 }
 
 /**
+ * The record key of billing.charges.v1 and billing.charge-status.v1: the patient's first
+ * identifier (the MRN), as upstream, so one patient's charges and answers stay in order; the
+ * charge key when a line names no patient identifier.
+ */
+export function chargeRecordKey(charge: {
+  readonly patient: { readonly identifiers: readonly { readonly value: string }[] };
+  readonly chargeKey: string;
+}): string {
+  return charge.patient.identifiers[0]?.value ?? charge.chargeKey;
+}
+
+/**
  * The id of the OrderStatusChanged for one order group (ORC) of a status message the ancillary
  * sent (ORM/OML with ORC-1 SC, ORR/ORL/RRE): the same scheme as {@link labResultEventId}.
  * (A gateway's answer to an order it sent has its own id, `<orderEventId>#<status>`.)

@@ -13,6 +13,7 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { buildDftP03, dftControlId, DftBuildError } from '@ancillary/billing-dft';
 import {
+  chargeRecordKey,
   ReplayHeaders,
   Topics,
   type ChargeEvent,
@@ -301,7 +302,7 @@ export class BillingSenderService implements OnModuleInit, OnApplicationShutdown
       decidedAt: answer.decidedAt.getTime(),
     };
     await this.producer.publish<ChargeStatusEvent>(Topics.billingChargeStatus, {
-      key: charge.patient.identifiers[0]?.value ?? charge.chargeKey,
+      key: chargeRecordKey(charge),
       value: event,
       context: record.context,
     });

@@ -35,6 +35,14 @@ export const ICD10CM_SYSTEM = 'http://hl7.org/fhir/sid/icd-10-cm';
 
 const HCPCS_LEVEL_II = /^[A-V][0-9]{4}$/;
 
+/**
+ * The event id of the CHARGE line a line is about: its own for a CHARGE, the reversed one's for
+ * a CREDIT (validated by {@link validateChargeLine}). That line's ChargeItem is the one written.
+ */
+export function chargedEventId(line: ChargeEvent): string {
+  return line.action === 'CREDIT' ? (line.reversesEventId as string) : line.eventId;
+}
+
 /** Deterministic: a replayed or resent charge line lands on the same ChargeItem. */
 export function chargeItemId(chargeEventId: string): string {
   return nameBasedId('ChargeItem', chargeEventId);
@@ -112,7 +120,7 @@ export function mapChargeItem(
   status: ChargeItemStatus,
 ): ChargeItem {
   validateChargeLine(line);
-  const chargeEventId = line.action === 'CREDIT' ? (line.reversesEventId as string) : line.eventId;
+  const chargeEventId = chargedEventId(line);
   const transactionId =
     line.action === 'CREDIT' ? nonEmpty(line.reversesTransactionId) : line.transactionId;
   const codings: Coding[] = [

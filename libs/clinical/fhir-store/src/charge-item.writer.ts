@@ -17,6 +17,7 @@
 import type { ChargeEvent, ChargeStatusEvent } from '@ancillary/contracts';
 import type { Pool, PoolClient } from 'pg';
 import {
+  chargedEventId,
   chargeItemId,
   chargeItemStatus,
   type ChargeStatusRow,
@@ -90,9 +91,8 @@ export class ChargeItemWriter {
   /** A line of billing.charges.v1: a CHARGE writes its ChargeItem, a CREDIT reverses one. */
   async writeCharge(line: ChargeEvent): Promise<ChargeItemReceipt> {
     validateChargeLine(line);
-    const itemId = chargeItemId(
-      line.action === 'CREDIT' ? (line.reversesEventId as string) : line.eventId,
-    );
+    const chargedId = chargedEventId(line);
+    const itemId = chargeItemId(chargedId);
     const recorded = await recordedEvent(this.pool, line.eventId);
     if (recorded) return { ...recorded.receipt, chargeItemId: itemId };
     const { patientIdentifiers, newPatientId } = patientKeys(
@@ -124,13 +124,13 @@ export class ChargeItemWriter {
         const stored = storedMap(state.resources);
         const current = stored.get(resourceKey('ChargeItem', itemId));
 
-        let row = await readStatusRow(client, itemKeyOf(line));
+        let row = await readStatusRow(client, chargedId);
         if (line.action === 'CREDIT' && !row?.reversedBy) {
           row = {
             ...(row ?? { engineStatus: null, engineDecidedAt: null }),
             reversedBy: line.eventId,
           };
-          await saveStatusRow(client, itemKeyOf(line), row, null);
+          await saveStatusRow(client, chargedId, row, null);
         }
         const status = chargeItemStatus(row);
 
@@ -334,11 +334,6 @@ export class ChargeItemWriter {
       ...(outcome === 'UNCHANGED' ? { unchangedReason: 'SAME_CONTENT' as const } : {}),
     };
   }
-}
-
-/** The CHARGE line whose ChargeItem a line is about. */
-function itemKeyOf(line: ChargeEvent): string {
-  return line.action === 'CREDIT' ? (line.reversesEventId as string) : line.eventId;
 }
 
 function orderTypeOf(line: ChargeEvent): 'ServiceRequest' | 'MedicationRequest' {

@@ -25,6 +25,7 @@ import {
 } from '@ancillary/billing-pricing';
 import type { ChargeMasterStore } from '@ancillary/charge-master';
 import {
+  chargeRecordKey,
   Topics,
   type ChargeEvent,
   type ImagingReport,
@@ -208,7 +209,7 @@ export class ChargeTrigger {
     await this.producer.publishBatch<ChargeEvent>(
       Topics.billingCharges,
       lines.map((line) => ({
-        key: patientKey(line),
+        key: chargeRecordKey(line),
         value: line,
         context: record.context,
       })),
@@ -216,11 +217,6 @@ export class ChargeTrigger {
     for (const line of lines)
       chargesCreated.inc({ department: line.department, action: line.action });
   }
-}
-
-/** The key of billing.charges.v1: the patient's first identifier (the MRN), as upstream. */
-function patientKey(line: ChargeEvent): string {
-  return line.patient.identifiers[0]?.value ?? line.chargeKey;
 }
 
 function skipReason(record: ChargeRecord, orderCancelled: boolean): string {
