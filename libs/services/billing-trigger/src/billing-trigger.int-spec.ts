@@ -14,7 +14,6 @@ import {
   DeadLetterHeaders,
   deadLetterTopicOf,
   LabResultContract,
-  labResultEventId,
   topicCatalogue,
   Topics,
   type ChargeEvent,
@@ -42,6 +41,7 @@ import {
 } from '@ancillary/testing';
 import type { Consumer } from 'kafkajs';
 import type { Pool } from 'pg';
+import { labResult, T0 } from '../test/completions.fixture';
 import { startBillingTrigger, type BillingTriggerHandle } from './billing-trigger';
 
 const stack = testStack();
@@ -63,88 +63,8 @@ interface DeadLetter {
 }
 const resultDeadLetters: DeadLetter[] = [];
 
-const T0 = Date.parse('2026-11-20T14:30:00.000Z');
-
 // ---------------------------------------------------------------------------------------------
-// Synthetic completions, built like libs/clinical/fhir-store/test/lab-result.fixture.ts.
-
-function labResult(
-  mrn: string,
-  filler: string,
-  overrides: Partial<LabResult> = {},
-  messageControlId = uniqueName('MSG'),
-): LabResult {
-  return {
-    eventId: labResultEventId('LIS-MAIN', messageControlId, 0, 'billing-trigger-int'),
-    sourceSystem: 'LIS-MAIN',
-    messageControlId,
-    orderIndex: 0,
-    envelopeId: null,
-    receivedAt: T0 + 3_600_000,
-    patient: {
-      identifiers: [{ value: mrn, system: 'urn:hospital:mrn', type: 'MR' }],
-      familyName: 'Testperson',
-      givenNames: ['Alex'],
-      birthDate: '1970-01-31',
-      administrativeSex: 'F',
-    },
-    order: {
-      placerOrderNumber: `PL-${filler}`,
-      fillerOrderNumber: filler,
-      code: {
-        system: 'http://loinc.org',
-        code: '51990-0',
-        display: 'Basic metabolic panel - Blood',
-      },
-      localCode: { system: 'urn:lis:local', code: 'BMP', display: 'Basic metabolic panel' },
-      priority: 'routine',
-      orderingProvider: 'Dr. Example',
-    },
-    specimen: {
-      identifier: `SPC-${filler}`,
-      type: {
-        system: 'http://terminology.hl7.org/CodeSystem/v2-0487',
-        code: 'SER',
-        display: 'Serum',
-      },
-      collectedAt: T0,
-      receivedAt: T0 + 600_000,
-    },
-    status: 'FINAL',
-    highPriority: false,
-    effectiveAt: T0,
-    issuedAt: T0 + 3_000_000,
-    observations: [
-      {
-        setId: 1,
-        code: {
-          system: 'http://loinc.org',
-          code: '2345-7',
-          display: 'Glucose [Mass/volume] in Serum or Plasma',
-        },
-        localCode: { system: 'urn:lis:local', code: 'GLU', display: 'Glucose' },
-        value: { kind: 'NUMERIC', numeric: 182, comparator: null, coded: null, text: null },
-        unit: { system: 'http://unitsofmeasure.org', code: 'mg/dL', display: 'mg/dL' },
-        referenceRange: '70-99',
-        referenceLow: 70,
-        referenceHigh: 99,
-        interpretation: [],
-        status: 'FINAL',
-        observedAt: null,
-        notes: [],
-        critical: false,
-      },
-    ],
-    notes: [],
-    visit: {
-      accountNumber: `ACCT-${mrn}`,
-      visitNumber: `VN-${mrn}`,
-      patientClass: 'O',
-      assignedLocation: 'LAB',
-    },
-    ...overrides,
-  };
-}
+// Synthetic completions: labResult and T0 from ../test/completions.fixture.ts.
 
 function dispensed(mrn: string, dispenseId: string): MedicationDispensed {
   return {

@@ -20,11 +20,9 @@ import {
 } from '@ancillary/charge-master';
 import {
   ChargeEventContract,
-  labResultEventId,
   topicCatalogue,
   Topics,
   type ChargeEvent,
-  type LabResult,
 } from '@ancillary/contracts';
 import { Messaging, newMessageContext, provisionContracts } from '@ancillary/messaging-kafka';
 import { metricsRegistry } from '@ancillary/observability';
@@ -43,6 +41,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBillingTrigger, type BillingTriggerHandle } from './billing-trigger';
+import { labResult } from '../test/completions.fixture';
 import type { ChargeMasterSummary } from './charge-master.controller';
 
 const stack = testStack();
@@ -57,7 +56,6 @@ let chargesTap: Consumer | undefined;
 /** Every ChargeEvent on billing.charges.v1 since the service started (any producer). */
 const charges: ChargeEvent[] = [];
 
-const T0 = Date.parse('2026-11-20T14:30:00.000Z');
 /** The basic metabolic panel's row (LOINC 51990-0; 42.00 in the starter table) up to its price. */
 const BMP_ROW = /^30000101,Basic metabolic panel,80048,,0301,LAB-CHEM,[^,]*,/m;
 
@@ -101,80 +99,6 @@ const reload = async (): Promise<{ status: number; body: Record<string, unknown>
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 };
 
-/** A final basic metabolic panel (priced by charge code 30000101), built like billing-trigger.int-spec.ts. */
-function labResult(mrn: string, filler: string): LabResult {
-  const messageControlId = uniqueName('MSG');
-  return {
-    eventId: labResultEventId('LIS-MAIN', messageControlId, 0, 'charge-master-reload-int'),
-    sourceSystem: 'LIS-MAIN',
-    messageControlId,
-    orderIndex: 0,
-    envelopeId: null,
-    receivedAt: T0 + 3_600_000,
-    patient: {
-      identifiers: [{ value: mrn, system: 'urn:hospital:mrn', type: 'MR' }],
-      familyName: 'Testperson',
-      givenNames: ['Alex'],
-      birthDate: '1970-01-31',
-      administrativeSex: 'F',
-    },
-    order: {
-      placerOrderNumber: `PL-${filler}`,
-      fillerOrderNumber: filler,
-      code: {
-        system: 'http://loinc.org',
-        code: '51990-0',
-        display: 'Basic metabolic panel - Blood',
-      },
-      localCode: { system: 'urn:lis:local', code: 'BMP', display: 'Basic metabolic panel' },
-      priority: 'routine',
-      orderingProvider: 'Dr. Example',
-    },
-    specimen: {
-      identifier: `SPC-${filler}`,
-      type: {
-        system: 'http://terminology.hl7.org/CodeSystem/v2-0487',
-        code: 'SER',
-        display: 'Serum',
-      },
-      collectedAt: T0,
-      receivedAt: T0 + 600_000,
-    },
-    status: 'FINAL',
-    highPriority: false,
-    effectiveAt: T0,
-    issuedAt: T0 + 3_000_000,
-    observations: [
-      {
-        setId: 1,
-        code: {
-          system: 'http://loinc.org',
-          code: '2345-7',
-          display: 'Glucose [Mass/volume] in Serum or Plasma',
-        },
-        localCode: { system: 'urn:lis:local', code: 'GLU', display: 'Glucose' },
-        value: { kind: 'NUMERIC', numeric: 95, comparator: null, coded: null, text: null },
-        unit: { system: 'http://unitsofmeasure.org', code: 'mg/dL', display: 'mg/dL' },
-        referenceRange: '70-99',
-        referenceLow: 70,
-        referenceHigh: 99,
-        interpretation: [],
-        status: 'FINAL',
-        observedAt: null,
-        notes: [],
-        critical: false,
-      },
-    ],
-    notes: [],
-    visit: {
-      accountNumber: `ACCT-${mrn}`,
-      visitNumber: `VN-${mrn}`,
-      patientClass: 'O',
-      assignedLocation: 'LAB',
-    },
-  };
-}
-
 /**
  * Publishes a BMP result for a new patient and returns the charge event this service published
  * for it: the one priced with a table of the temp directory (version other than the starter's).
@@ -182,7 +106,11 @@ function labResult(mrn: string, filler: string): LabResult {
 async function chargeOneBmp(): Promise<ChargeEvent> {
   const mrn = uniqueName('MRN');
   await messaging.producer.publishBatch(Topics.clinicalResults, [
-    { key: mrn, value: labResult(mrn, uniqueName('FIL')), context: newMessageContext() },
+    {
+      key: mrn,
+      value: labResult(mrn, uniqueName('FIL'), {}, uniqueName('MSG'), 'charge-master-reload-int'),
+      context: newMessageContext(),
+    },
   ]);
   const ours = (c: ChargeEvent) =>
     c.patient.identifiers.some((i) => i.value === mrn) && c.chargeMasterVersion !== '2026.12.0';
